@@ -1,0 +1,155 @@
+"""Gradient learners: backprop (``GradLearner``) and feedback alignment (``FALearner``).
+
+``GradLearner`` wraps a layer.  Given a target ``t`` it uses the local loss
+``0.5 * ||y - t||^2`` summed over the batch, so ``gy = y - t``; its weight
+gradient is the layer's ``vjp_params(x, y, gy)`` and its input target is
+``x - x_lr * vjp_x(x, y, gy)``.  With ``t = y - dL/dy`` from the machine after
+it this is exactly backprop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import Layer, Linear
+from ..machine import LearningMachine, LMode
+from ..optim import SGD, Optimizer
+
+__all__ = ["GradLearner", "FALearner", "bind_optimizer"]
+
+
+def bind_optimizer(optimizer, params, options=None, default=None):
+    """Bind an optimizer template (or None -> ``default``) to ``params``."""
+    if optimizer is None:
+        optimizer = default if default is not None else SGD(lr=0.01)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    if optimizer.bound:
+        return optimizer
+    return optimizer.bind(params, options)
+
+
+class GradLearner(LearningMachine):
+    """Backprop as a learning machine.
+
+    Parameters
+    ----------
+    layer : Layer
+    optimizer : Optimizer template (default ``SGD(lr=0.01)``)
+    x_lr : float
+        Scale of the input-target step: ``x' = x - x_lr * dL/dx`` (1 = backprop).
+    param_options : dict, optional
+        Per-parameter optimizer overrides, merged over ``layer.param_options``.
+    lmode : learning mode (see ``LMode``).
+
+    Gradients accumulate over ``accumulate`` calls until ``step``; ``grads``
+    holds them (valid between ``accumulate`` and ``step``).
+    """
+
+    accepts_grad = True
+
+    def __init__(self, layer, optimizer=None, *, x_lr=1.0, param_options=None,
+                 lmode=LMode.DEFAULT):
+        super().__init__(lmode)
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
+        self.layer = layer
+        self.x_lr = float(x_lr)
+        opts = dict(layer.param_options)
+        opts.update(param_options or {})
+        self.optimizer = bind_optimizer(optimizer, layer.params, opts) if layer.params \
+            else None
+        self._bufs = {k: np.zeros_like(v) for k, v in layer.params.items()}
+        self.grads = {}
+        self._n_acc = 0
+        self.n_in, self.n_out = layer.n_in, layer.n_out
+
+    def forward(self, x, state=None):
+        y = self.layer.forward(x, state)
+        if state is not None:
+            state.y = y
+        return y
+
+    # -- gradient channel --------------------------------------------------
+    def accumulate_grad(self, x, gy, state):
+        layer = self.layer
+        if not layer.params:
+            return
+        if self._n_acc == 0:
+            if layer.supports_out:
+                self.grads = layer.vjp_params(x, state.y, gy, state, out=self._bufs)
+            else:
+                self.grads = dict(layer.vjp_params(x, state.y, gy, state))
+        else:
+            if self.grads is not self._bufs:
+                # own the buffers before adding in place
+                for k, v in self.grads.items():
+                    self._bufs[k][...] = v
+                self.grads = self._bufs
+            for k, v in layer.vjp_params(x, state.y, gy, state).items():
+                self.grads[k] += v
+        self._n_acc += 1
+
+    def grad_x(self, x, gy, state):
+        gx = self.layer.vjp_x(x, state.y, gy, state)
+        if self.x_lr != 1.0:
+            gx *= self.x_lr
+        return gx
+
+    # -- target channel ----------------------------------------------------
+    def _gy(self, t, state):
+        if state.get("_t") is t:
+            return state._gy
+        gy = state.y - t
+        state._t = t
+        state._gy = gy
+        return gy
+
+    def accumulate(self, x, t, state):
+        self.accumulate_grad(x, self._gy(t, state), state)
+
+    def step_x(self, x, t, state):
+        return x - self.grad_x(x, self._gy(t, state), state)
+
+    def step(self, x=None, t=None, state=None):
+        if self._n_acc:
+            self.optimizer.step(self.grads)
+            self._n_acc = 0
+
+    def zero_grad(self):
+        """Drop accumulated gradients without stepping."""
+        self._n_acc = 0
+
+
+class FALearner(GradLearner):
+    """Feedback alignment (Lillicrap et al. 2016) for a ``Linear`` layer.
+
+    The weight gradient is exact for the local signal, ``gW = x^T delta``
+    (``delta x^T`` in column notation) with ``delta = y - t``; the input target
+    replaces ``W^T`` by a fixed random matrix: ``x' = x - x_lr * delta @ B.T``
+    where ``B`` has ``W``'s shape ``(n_in, n_out)`` (column notation: ``B^T delta``).
+    No averaging of the local loss: the signal is not shrunk layer by layer.
+
+    ``B`` defaults to an independent draw with ``W``'s initial scale
+    (uniform, Glorot limit) times ``feedback_scale``.
+    """
+
+    def __init__(self, layer, optimizer=None, *, B=None, feedback_scale=1.0, rng=None,
+                 **kwargs):
+        if not isinstance(layer, Linear):
+            raise TypeError(f"FALearner needs a Linear layer, got {type(layer).__name__}")
+        super().__init__(layer, optimizer, **kwargs)
+        shape = layer.W.shape
+        if B is None:
+            rng = np.random.default_rng(rng)
+            lim = np.sqrt(6.0 / (shape[0] + shape[1]))
+            B = rng.uniform(-lim, lim, shape) * feedback_scale
+        B = np.asarray(B)
+        if B.shape != shape:
+            raise ValueError(f"B must have W's shape {shape}, got {B.shape}")
+        self.B = np.ascontiguousarray(B, dtype=layer.W.dtype)
+
+    def grad_x(self, x, gy, state):
+        gx = gy @ self.B.T
+        if self.x_lr != 1.0:
+            gx *= self.x_lr
+        return gx
