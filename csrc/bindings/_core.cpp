@@ -1,0 +1,107 @@
+// zenkai_np._core: build/runtime configuration and the fractional-iterate
+// kernels. Arguments arrive validated from Python (zenkai_np/_validation.py):
+// C-contiguous, the right dtype, matching sizes. Bindings use .noconvert() so
+// that a mismatched array is an error rather than a silent copy.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+#include "../common/dispatch.hpp"
+#include "../common/parallel.hpp"
+#include "../fracexp/abel.hpp"
+#include "module_common.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style>;
+
+template <class T>
+void check_sizes(const carray<T>& x, const carray<T>& n, std::ptrdiff_t out_size) {
+  if (n.size() == 0 || (x.size() > 0 && x.size() % n.size() != 0))
+    throw std::invalid_argument("n: its size must divide the size of x");
+  if (out_size != x.size()) throw std::invalid_argument("out: size differs from x");
+}
+
+template <class T>
+void bind_abel(py::module_& m) {
+  m.def(
+      "fracexp_abel",
+      [](carray<T> x, carray<T> n, carray<T> out, int n_threads) {
+        check_sizes<T>(x, n, out.size());
+        const T* px = x.data();
+        const T* pn = n.data();
+        T* py_ = out.mutable_data();
+        const std::ptrdiff_t size = x.size(), period = n.size();
+        py::gil_scoped_release release;
+        zk::fracexp::abel_eval<T, false>(px, pn, period, py_, nullptr, nullptr, size, n_threads);
+      },
+      py::arg("x").noconvert(), py::arg("n").noconvert(), py::arg("out").noconvert(),
+      py::arg("n_threads"),
+      "y = exp^(n)(x) on flat C-contiguous arrays; n repeats with period n.size.");
+  m.def(
+      "fracexp_abel_grad",
+      [](carray<T> x, carray<T> n, carray<T> y, carray<T> dydx, carray<T> dydn,
+         int n_threads) {
+        check_sizes<T>(x, n, y.size());
+        if (dydx.size() != x.size() || dydn.size() != x.size())
+          throw std::invalid_argument("dydx/dydn: size differs from x");
+        const T* px = x.data();
+        const T* pn = n.data();
+        T* py_ = y.mutable_data();
+        T* pdx = dydx.mutable_data();
+        T* pdn = dydn.mutable_data();
+        const std::ptrdiff_t size = x.size(), period = n.size();
+        py::gil_scoped_release release;
+        zk::fracexp::abel_eval<T, true>(px, pn, period, py_, pdx, pdn, size, n_threads);
+      },
+      py::arg("x").noconvert(), py::arg("n").noconvert(), py::arg("y").noconvert(),
+      py::arg("dydx").noconvert(), py::arg("dydn").noconvert(), py::arg("n_threads"),
+      "(y, dy/dx, dy/dn) of exp^(n)(x), written into the three output arrays.");
+}
+
+std::string compiler_string() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("gcc ") + __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "zenkai_np compiled kernels: configuration and fractional iterates of exp";
+
+  bind_abel<float>(m);
+  bind_abel<double>(m);
+
+  zk::bind_module_common(m);
+  m.def("best_simd_level",
+        [] { return std::string(zk::simd_level_name(zk::best_simd_level())); });
+  m.def("supported_simd_levels", [] {
+    py::list out;
+    for (auto l : {zk::SimdLevel::baseline, zk::SimdLevel::v3, zk::SimdLevel::v4})
+      if (zk::cpu_supports(l)) out.append(zk::simd_level_name(l));
+    return out;
+  });
+  m.attr("compiler") = compiler_string();
+#ifdef _OPENMP
+  m.attr("openmp") = _OPENMP;
+#else
+  m.attr("openmp") = py::none();
+#endif
+  m.attr("have_libmvec") = bool(ZK_HAVE_LIBMVEC);
+#ifdef ZK_BUILD_FLAGS
+  m.attr("build_flags") = ZK_BUILD_FLAGS;
+#else
+  m.attr("build_flags") = "";
+#endif
+}

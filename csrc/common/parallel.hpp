@@ -1,0 +1,46 @@
+// OpenMP helpers: a bounded parallel-for over fixed chunks.
+//
+// Work is split into chunks whose boundaries depend only on the problem size,
+// never on the thread count, so per-chunk results (and reductions combined in
+// chunk order) are identical for any n_threads. With one thread, or one chunk,
+// no OpenMP region is entered at all: that keeps small calls cheap and lets a
+// forked child of a multi-threaded parent run kernels without touching
+// libgomp's (dead) thread pool.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace zk {
+
+inline int omp_max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+template <class F>
+void parallel_chunks(std::ptrdiff_t n, std::ptrdiff_t chunk, int n_threads, F&& f) {
+  if (n <= 0) return;
+  chunk = std::max<std::ptrdiff_t>(chunk, 1);
+  const std::ptrdiff_t n_chunks = (n + chunk - 1) / chunk;
+  const int nt = static_cast<int>(std::min<std::ptrdiff_t>(std::max(n_threads, 1), n_chunks));
+  if (nt <= 1) {
+    for (std::ptrdiff_t c = 0; c < n_chunks; ++c)
+      f(c, c * chunk, std::min(n, (c + 1) * chunk));
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+  for (std::ptrdiff_t c = 0; c < n_chunks; ++c)
+    f(c, c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+}  // namespace zk

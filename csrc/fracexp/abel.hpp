@@ -1,0 +1,59 @@
+// Real fractional iterate of exp via Abel's equation with a piecewise-linear
+// seed (Köpp, van der Smagt, Urban 2016; spec fracexp.md §1.1, §3.1):
+//
+//   psi(x)    = expm1(x)                (x < 0)
+//             = x                       (0 <= x < 1)
+//             = log^(k)(x) + k          (x >= 1, k smallest with log^(k) x < 1)
+//   psi^-1(p) = log1p(p)                (-1 < p < 0)
+//             = exp^(k)(p - k)          (p >= 0, k = floor p)
+//   exp^(n)(x) = psi^-1(psi(x) + n),    NaN where psi(x) + n <= -1.
+//
+// Derivatives: dy/dx = psi'(x) / psi'(y), dy/dn = 1 / psi'(y), with psi'(x)
+// a product over the log chain and 1/psi'(y) a product over the exp chain.
+//
+// Vector form: every branch is a blend, and each transcendental stage runs
+// only while some lane of the vector still needs it, so a vector whose lanes
+// need at most one log and one exp pays for one of each. Every loop has a
+// fixed trip-count bound (4 logs, 4 exps): in double and float, log^(4) of the
+// largest finite value is < 1 and exp^(5) of anything >= 0 overflows.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+
+#include "../common/dispatch.hpp"
+#include "../common/parallel.hpp"
+#include "../common/simd.hpp"
+
+namespace zk {
+namespace fracexp {
+
+#define ZK_ISA_BODY "../fracexp/abel_body.inc"
+#include "../common/foreach_isa.hpp"
+
+// Elements are processed in chunks of a fixed size (so results do not depend
+// on the thread count); the n-pattern of length `period` repeats along the
+// flat array: x[i] pairs with n[i % period].
+constexpr std::ptrdiff_t kAbelChunk = 8192;
+
+template <class T, bool Grad>
+void abel_eval(const T* x, const T* n, std::ptrdiff_t period, T* y, T* dx, T* dn,
+               std::ptrdiff_t size, int n_threads) {
+  parallel_chunks(size, kAbelChunk, n_threads,
+                  [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
+                    std::ptrdiff_t i = lo;
+                    while (i < hi) {  // each pass advances by >= 1 element
+                      const std::ptrdiff_t off = i % period;
+                      const std::ptrdiff_t len = std::min(hi - i, period - off);
+                      if (Grad)
+                        ZK_ISA_CALL(abel_grad_span<T>, x + i, n + off, y + i, dx + i, dn + i, len);
+                      else
+                        ZK_ISA_CALL(abel_value_span<T>, x + i, n + off, y + i, len);
+                      i += len;
+                    }
+                  });
+}
+
+}  // namespace fracexp
+}  // namespace zk

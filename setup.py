@@ -1,0 +1,47 @@
+"""Build script: pybind11 extensions with run-time SIMD dispatch and OpenMP.
+
+No -march=native (the wheel must run on any x86-64 CPU: SIMD paths are chosen
+at run time) and no -ffast-math (at link time it turns on flush-to-zero for
+the whole Python process).
+"""
+import glob
+import sys
+
+from pybind11.setup_helpers import Pybind11Extension, ParallelCompile, build_ext
+from setuptools import setup
+
+ParallelCompile("ZENKAI_NP_BUILD_JOBS", default=1).install()
+
+if sys.platform == "darwin":
+    OPENMP_COMPILE, OPENMP_LINK = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+else:
+    OPENMP_COMPILE, OPENMP_LINK = ["-fopenmp"], ["-fopenmp"]
+
+COMPILE_FLAGS = ["-O3", "-fno-math-errno", "-Wno-psabi"] + OPENMP_COMPILE
+BUILD_FLAGS = " ".join(COMPILE_FLAGS)
+
+
+def extension(name, sources, **kwargs):
+    """One compiled module of the package, built with the project's flags."""
+    return Pybind11Extension(
+        name,
+        sources,
+        include_dirs=["csrc"],
+        # Kernels live in headers: rebuild when any of them changes.
+        depends=sorted(glob.glob("csrc/**/*.hpp", recursive=True)),
+        cxx_std=17,
+        extra_compile_args=COMPILE_FLAGS + kwargs.pop("extra_compile_args", []),
+        extra_link_args=OPENMP_LINK + kwargs.pop("extra_link_args", []),
+        define_macros=[("ZK_BUILD_FLAGS", '"%s"' % BUILD_FLAGS)]
+        + kwargs.pop("define_macros", []),
+        **kwargs,
+    )
+
+
+ext_modules = [
+    extension("zenkai_np._core", ["csrc/bindings/_core.cpp"]),
+    extension("zenkai_np._traces", ["csrc/bindings/_traces.cpp"]),
+    extension("zenkai_np._moments", ["csrc/bindings/_moments.cpp"]),
+]
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext})

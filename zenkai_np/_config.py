@@ -1,0 +1,49 @@
+"""``show_config()``: what was built and what runs."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import numpy as np
+
+from . import _core
+from ._simd import simd_path, supported_simd_paths
+from ._threads import in_forked_child
+
+__all__ = ["show_config"]
+
+
+def _blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (install threadpoolctl to see BLAS threads)"
+    return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "user_api")}
+            for d in threadpool_info()]
+
+
+def show_config(display: bool = False) -> dict:
+    """Version, compiler and flags, OpenMP runtime, SIMD paths; printed if ``display``."""
+    from . import __version__
+    info = {
+        "zenkai_np": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "compiler": _core.compiler,
+        "build_flags": _core.build_flags,
+        "openmp": _core.openmp,
+        "openmp_max_threads": int(_core.omp_max_threads()),
+        "forked_child_single_thread": in_forked_child(),
+        "simd_path": simd_path(),
+        "simd_supported": supported_simd_paths(),
+        "simd_env_override": os.environ.get("ZENKAI_NP_SIMD") or None,
+        "libmvec": bool(_core.have_libmvec),
+        "blas": _blas_info(),
+    }
+    if display:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return info

@@ -1,0 +1,59 @@
+"""Thread-count rules for every parallel kernel.
+
+``n_threads=None`` reads OpenMP's maximum *at call time* (so ``OMP_NUM_THREADS``
+and ``threadpoolctl.threadpool_limits(user_api="openmp")`` are honoured);
+a positive int is used as is; a negative int counts back from the number of
+CPUs (-1 = all, -2 = all but one, ...); 0 is a ValueError; anything that is
+not an int is a TypeError.
+
+Fork safety: after a parent process has run a multi-threaded OpenMP region,
+a ``fork``-ed child that starts OpenMP threads hangs (a libgomp limitation).
+Children therefore default to one thread, and a kernel run with one thread
+never enters an OpenMP region. Prefer the ``spawn`` or ``forkserver``
+multiprocessing start methods if children need several threads.
+"""
+from __future__ import annotations
+
+import numbers
+import os
+
+from . import _core
+
+__all__ = ["resolve_n_threads", "in_forked_child"]
+
+_FORKED_CHILD = False
+
+
+def _mark_forked_child() -> None:
+    global _FORKED_CHILD
+    _FORKED_CHILD = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked_child)
+
+
+def in_forked_child() -> bool:
+    """True in a process forked from one that imported zenkai_np."""
+    return _FORKED_CHILD
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def resolve_n_threads(n_threads) -> int:
+    """Turn the user's ``n_threads`` into a positive thread count."""
+    if n_threads is None:
+        return 1 if _FORKED_CHILD else max(1, int(_core.omp_max_threads()))
+    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads: expected None or an int, got {type(n_threads).__name__}")
+    n_threads = int(n_threads)
+    if n_threads == 0:
+        raise ValueError("n_threads: must be a positive or negative int, got 0")
+    if n_threads < 0:
+        return max(1, _cpu_count() + 1 + n_threads)
+    return n_threads
