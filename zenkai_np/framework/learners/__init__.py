@@ -1,4 +1,14 @@
 """Learning rules, each a LearningMachine."""
-from .grad import FALearner, GradLearner, bind_optimizer
+from .ensemble import EnsembleLearner
+from .feedback_alignment import DFALearner, FALearner
+from .grad import GradLearner, bind_optimizer
+from .least_squares import LeastSquaresLearner, ridge_solve
+from .population import (ESLearner, GALearner, HillClimbLearner, hill_climb_x,
+                         population_losses)
+from .sklearn_learner import SklearnLearner
+from .target_prop import DTPLearner, TPLearner
 
-__all__ = ["GradLearner", "FALearner", "bind_optimizer"]
+__all__ = ["GradLearner", "FALearner", "DFALearner", "TPLearner", "DTPLearner",
+           "LeastSquaresLearner", "HillClimbLearner", "ESLearner", "GALearner",
+           "SklearnLearner", "EnsembleLearner", "hill_climb_x", "population_losses",
+           "ridge_solve", "bind_optimizer"]

@@ -1,4 +1,4 @@
-"""Gradient learners: backprop (``GradLearner``) and feedback alignment (``FALearner``).
+"""Backprop as a learning machine (``GradLearner``).
 
 ``GradLearner`` wraps a layer.  Given a target ``t`` it uses the local loss
 ``0.5 * ||y - t||^2`` summed over the batch, so ``gy = y - t``; its weight
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import Layer, Linear
+from ..layers import Layer
 from ..machine import LearningMachine, LMode
 from ..optim import SGD, Optimizer
 
-__all__ = ["GradLearner", "FALearner", "bind_optimizer"]
+__all__ = ["GradLearner", "bind_optimizer"]
 
 
 def bind_optimizer(optimizer, params, options=None, default=None):
@@ -118,38 +118,3 @@ class GradLearner(LearningMachine):
     def zero_grad(self):
         """Drop accumulated gradients without stepping."""
         self._n_acc = 0
-
-
-class FALearner(GradLearner):
-    """Feedback alignment (Lillicrap et al. 2016) for a ``Linear`` layer.
-
-    The weight gradient is exact for the local signal, ``gW = x^T delta``
-    (``delta x^T`` in column notation) with ``delta = y - t``; the input target
-    replaces ``W^T`` by a fixed random matrix: ``x' = x - x_lr * delta @ B.T``
-    where ``B`` has ``W``'s shape ``(n_in, n_out)`` (column notation: ``B^T delta``).
-    No averaging of the local loss: the signal is not shrunk layer by layer.
-
-    ``B`` defaults to an independent draw with ``W``'s initial scale
-    (uniform, Glorot limit) times ``feedback_scale``.
-    """
-
-    def __init__(self, layer, optimizer=None, *, B=None, feedback_scale=1.0, rng=None,
-                 **kwargs):
-        if not isinstance(layer, Linear):
-            raise TypeError(f"FALearner needs a Linear layer, got {type(layer).__name__}")
-        super().__init__(layer, optimizer, **kwargs)
-        shape = layer.W.shape
-        if B is None:
-            rng = np.random.default_rng(rng)
-            lim = np.sqrt(6.0 / (shape[0] + shape[1]))
-            B = rng.uniform(-lim, lim, shape) * feedback_scale
-        B = np.asarray(B)
-        if B.shape != shape:
-            raise ValueError(f"B must have W's shape {shape}, got {B.shape}")
-        self.B = np.ascontiguousarray(B, dtype=layer.W.dtype)
-
-    def grad_x(self, x, gy, state):
-        gx = gy @ self.B.T
-        if self.x_lr != 1.0:
-            gx *= self.x_lr
-        return gx
