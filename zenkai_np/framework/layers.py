@@ -363,11 +363,13 @@ class Chain(Layer):
                 raise TypeError(f"layers[{i}] must be a Layer, got {type(l).__name__}")
         self.layers = list(layers)
         dims = [(l.n_in, l.n_out) for l in layers]
-        for i in range(1, len(dims)):
-            a, b = dims[i - 1][1], dims[i][0]
-            if a is not None and b is not None and a != b:
-                raise ValueError(f"layers[{i}] expects {b} input features but "
-                                 f"layers[{i - 1}] produces {a}")
+        prev, prev_i = None, None
+        for i, (a, b) in enumerate(dims):
+            if a is not None and prev is not None and a != prev:
+                raise ValueError(f"layers[{i}] expects {a} input features but "
+                                 f"layers[{prev_i}] produces {prev}")
+            if b is not None:
+                prev, prev_i = b, i
         # elementwise layers keep the feature count: first/last known dims
         ins = [d[0] for d in dims if d[0] is not None]
         outs = [d[1] for d in dims if d[1] is not None]

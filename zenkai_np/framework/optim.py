@@ -35,7 +35,7 @@ class Optimizer:
         self._validate(self.defaults, "defaults")
         self.groups = []
         self._items = []      # (name, param, group, buffers dict, scratch)
-        self.t = 0            # number of steps taken
+        self._t = np.zeros((), np.int64)   # number of steps taken (saved and loaded)
         if params is not None:
             if isinstance(params, dict) and "params" not in params:
                 self.add_group({"params": params})
@@ -105,10 +105,15 @@ class Optimizer:
         for g in self.groups:
             g["lr"] = value
 
+    @property
+    def t(self):
+        """Number of steps taken."""
+        return int(self._t)
+
     def step(self, grads):
         """Update every parameter whose name is in ``grads``."""
-        self.t += 1
-        t = self.t
+        self._t += 1
+        t = int(self._t)
         for name, p, g, bufs, scratch in self._items:
             gr = grads.get(name)
             if gr is not None:
@@ -118,7 +123,7 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self):
-        d = {"t": np.array(self.t, dtype=np.int64)}
+        d = {"t": self._t}
         for name, p, g, bufs, _ in self._items:
             for b, v in bufs.items():
                 d[f"{name}.{b}"] = v
@@ -131,7 +136,7 @@ class Optimizer:
         for name, p, g, bufs, _ in self._items:
             for b, v in bufs.items():
                 v[...] = d[f"{name}.{b}"]
-        self.t = int(d["t"])
+        self._t[...] = d["t"]
 
     def __repr__(self):
         return f"{type(self).__name__}({self.defaults})"

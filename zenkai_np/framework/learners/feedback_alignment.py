@@ -57,6 +57,11 @@ class FALearner(GradLearner):
             raise ValueError(f"B must have W's shape {shape}, got {B.shape}")
         self.B = np.ascontiguousarray(B, dtype=layer.W.dtype)
 
+    def _state_items(self):
+        items = super()._state_items()
+        items["feedback.B"] = self.B
+        return items
+
     def grad_x(self, x, gy, state):
         gx = gy @ self.B.T
         if self.x_lr != 1.0:
@@ -102,6 +107,11 @@ class DFALearner(GradLearner):
         if B.shape != shape:
             raise ValueError(f"B must have shape (n_error, n_out) = {shape}, got {B.shape}")
         self.B = np.ascontiguousarray(B, dtype=layer.W.dtype)
+
+    def _state_items(self):
+        items = super()._state_items()
+        items["feedback.B"] = self.B
+        return items
 
     def forward(self, x, state=None):
         a = self.layer.forward(x, state)
