@@ -2,16 +2,20 @@
 // kernels. Arguments arrive validated from Python (zenkai_np/_validation.py):
 // C-contiguous, the right dtype, matching sizes. Bindings use .noconvert() so
 // that a mismatched array is an error rather than a silent copy.
+#include <pybind11/complex.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <complex>
 #include <cstddef>
 #include <stdexcept>
+#include <type_traits>
 #include <string>
 
 #include "../common/dispatch.hpp"
 #include "../common/parallel.hpp"
 #include "../fracexp/abel.hpp"
+#include "../fracexp/schroeder.hpp"
 #include "module_common.hpp"
 
 namespace py = pybind11;
@@ -23,8 +27,8 @@ using carray = py::array_t<T, py::array::c_style>;
 
 template <class T>
 void check_sizes(const carray<T>& x, const carray<T>& n, std::ptrdiff_t out_size) {
-  if (n.size() == 0 || (x.size() > 0 && x.size() % n.size() != 0))
-    throw std::invalid_argument("n: its size must divide the size of x");
+  // n is a pattern repeating along x (x[i] pairs with n[i % n.size]).
+  if (n.size() == 0) throw std::invalid_argument("n: empty pattern");
   if (out_size != x.size()) throw std::invalid_argument("out: size differs from x");
 }
 
@@ -65,6 +69,53 @@ void bind_abel(py::module_& m) {
       "(y, dy/dx, dy/dn) of exp^(n)(x), written into the three output arrays.");
 }
 
+// Schröder (complex) form: z real (ZT = T) or complex (ZT = std::complex<T>),
+// outputs complex. Overloaded on the dtype of z; no conversion.
+template <class T, class ZT>
+void bind_schroeder(py::module_& m) {
+  constexpr bool Cplx = !std::is_same<ZT, T>::value;
+  typedef std::complex<T> C;
+  m.def(
+      "fracexp_schroeder",
+      [](carray<ZT> z, carray<T> n, carray<C> out, double min_modulus, int n_threads) {
+        if (n.size() == 0 || (z.size() > 0 && z.size() % n.size() != 0))
+          throw std::invalid_argument("n: its size must divide the size of z");
+        if (out.size() != z.size()) throw std::invalid_argument("out: size differs from z");
+        const T* pz = reinterpret_cast<const T*>(z.data());
+        const T* pn = n.data();
+        T* py_ = reinterpret_cast<T*>(out.mutable_data());
+        const std::ptrdiff_t size = z.size(), period = n.size();
+        py::gil_scoped_release release;
+        zk::fracexp::schroeder_eval<T, false, Cplx>(pz, pn, period, py_, nullptr, nullptr,
+                                                    size, min_modulus, n_threads);
+      },
+      py::arg("z").noconvert(), py::arg("n").noconvert(), py::arg("out").noconvert(),
+      py::arg("min_modulus"), py::arg("n_threads"),
+      "y = exp^(n)(z) (Schröder form) on flat C-contiguous arrays; n repeats.");
+  m.def(
+      "fracexp_schroeder_grad",
+      [](carray<ZT> z, carray<T> n, carray<C> y, carray<C> dydz, carray<C> dydn,
+         double min_modulus, int n_threads) {
+        if (n.size() == 0 || (z.size() > 0 && z.size() % n.size() != 0))
+          throw std::invalid_argument("n: its size must divide the size of z");
+        if (y.size() != z.size() || dydz.size() != z.size() || dydn.size() != z.size())
+          throw std::invalid_argument("y/dydz/dydn: size differs from z");
+        const T* pz = reinterpret_cast<const T*>(z.data());
+        const T* pn = n.data();
+        T* py_ = reinterpret_cast<T*>(y.mutable_data());
+        T* pdz = reinterpret_cast<T*>(dydz.mutable_data());
+        T* pdn = reinterpret_cast<T*>(dydn.mutable_data());
+        const std::ptrdiff_t size = z.size(), period = n.size();
+        py::gil_scoped_release release;
+        zk::fracexp::schroeder_eval<T, true, Cplx>(pz, pn, period, py_, pdz, pdn, size,
+                                                   min_modulus, n_threads);
+      },
+      py::arg("z").noconvert(), py::arg("n").noconvert(), py::arg("y").noconvert(),
+      py::arg("dydz").noconvert(), py::arg("dydn").noconvert(), py::arg("min_modulus"),
+      py::arg("n_threads"),
+      "(y, dy/dz, dy/dn) of exp^(n)(z) (Schröder form), written into the outputs.");
+}
+
 std::string compiler_string() {
 #if defined(__clang__)
   return std::string("clang ") + __clang_version__;
@@ -82,6 +133,10 @@ PYBIND11_MODULE(_core, m) {
 
   bind_abel<float>(m);
   bind_abel<double>(m);
+  bind_schroeder<float, float>(m);
+  bind_schroeder<double, double>(m);
+  bind_schroeder<float, std::complex<float>>(m);
+  bind_schroeder<double, std::complex<double>>(m);
 
   zk::bind_module_common(m);
   m.def("best_simd_level",

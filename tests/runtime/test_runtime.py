@@ -1,0 +1,123 @@
+"""Build/runtime plumbing: configuration, SIMD selection, threads, fork safety, validation."""
+import multiprocessing
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zenkai_np as zk
+from zenkai_np._threads import resolve_n_threads
+from zenkai_np._validation import as_float_array, check_random_state
+
+
+def test_show_config_reports_build_and_runtime(capsys):
+    info = zk.show_config()
+    assert capsys.readouterr().out == ""
+    for key in ("zenkai_np", "compiler", "build_flags", "openmp", "openmp_max_threads",
+                "simd_path", "simd_supported"):
+        assert key in info
+    assert info["simd_path"] in info["simd_supported"]
+    assert "-march=native" not in info["build_flags"]
+    assert "fast-math" not in info["build_flags"]
+    zk.show_config(display=True)
+    assert "simd_path" in capsys.readouterr().out
+
+
+def test_subnormals_survive_import():
+    # -ffast-math at link time would turn on flush-to-zero for the whole process.
+    tiny = np.float64(5e-324)
+    assert tiny * 1.0 == tiny
+
+
+def test_set_simd_path_rejects_unknown_and_restores():
+    before = zk.simd_path()
+    with pytest.raises(ValueError, match="unknown SIMD path"):
+        zk.set_simd_path("avx9000")
+    with pytest.raises(TypeError):
+        zk.set_simd_path(3)
+    for path in zk.supported_simd_paths():
+        with zk.use_simd_path(path):
+            assert zk.simd_path() == path
+    assert zk.simd_path() == before
+
+
+def test_environment_override_selects_path_and_bad_value_is_clear():
+    code = "import zenkai_np as z; print(z.simd_path())"
+    env = dict(os.environ, ZENKAI_NP_SIMD="baseline")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "baseline"
+    env["ZENKAI_NP_SIMD"] = "v9"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode != 0
+    assert "ZENKAI_NP_SIMD" in out.stderr and "unknown SIMD path" in out.stderr
+
+
+def test_n_threads_rules():
+    assert resolve_n_threads(3) == 3
+    assert resolve_n_threads(None) >= 1
+    assert resolve_n_threads(-1) == (len(os.sched_getaffinity(0)))
+    assert resolve_n_threads(-1000) == 1
+    with pytest.raises(ValueError, match="n_threads"):
+        resolve_n_threads(0)
+    for bad in (1.0, "2", True):
+        with pytest.raises(TypeError, match="n_threads"):
+            resolve_n_threads(bad)
+
+
+def test_n_threads_none_reads_openmp_setting_at_call_time():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert resolve_n_threads(None) == 1
+
+
+def _child_runs_kernel(queue):
+    x = np.random.default_rng(0).standard_normal(200_000)
+    queue.put(float(zk.fracexp(x, 0.5).sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_of_multithreaded_parent_does_not_hang():
+    x = np.random.default_rng(0).standard_normal(200_000)
+    expected = float(zk.fracexp(x, 0.5, n_threads=2).sum())  # parent starts a team
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_runs_kernel, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("forked child hung in the kernel")
+    assert child.exitcode == 0
+    assert queue.get(timeout=10) == expected
+
+
+def test_validation_dtype_rules():
+    assert as_float_array([1, 2], "a").dtype == np.float64
+    assert as_float_array(np.ones(2, np.float32), "a").dtype == np.float32
+    assert as_float_array(np.ones(2, np.float16), "a").dtype == np.float64
+    assert as_float_array(np.array(True), "a").ndim == 0
+    with pytest.raises(TypeError, match="a: expected a real array"):
+        as_float_array(np.ones(2, complex), "a")
+    with pytest.raises(TypeError, match="a: expected a numeric array"):
+        as_float_array(np.array(["x"]), "a")
+    with pytest.raises(ValueError, match="a: expected a 2D array, got 1D"):
+        as_float_array(np.ones(3), "a", ndim=2)
+    with pytest.raises(ValueError, match="a: expected a non-empty"):
+        as_float_array(np.ones((0, 2)), "a", allow_empty=False)
+    with pytest.raises(ValueError, match="a: contains NaN"):
+        as_float_array([1.0, np.nan], "a", finite=True)
+    with pytest.raises(ValueError, match="a: contains inf"):
+        as_float_array([1.0, np.inf], "a", finite=True)
+
+
+def test_check_random_state():
+    g = np.random.default_rng(3)
+    assert check_random_state(g) is g
+    assert check_random_state(5).random() == np.random.default_rng(5).random()
+    with pytest.raises(TypeError, match="rng"):
+        check_random_state("seed")
