@@ -1,14 +1,114 @@
-// zenkai_np._traces: compiled kernels (filled in by the traces issue).
+// zenkai_np._traces: eligibility-trace kernels of BP(lambda) (csrc/traces).
+// Arguments arrive validated from Python (zenkai_np/bplambda/traces.py):
+// C-contiguous, one dtype, consistent shapes. Bindings use .noconvert() so a
+// mismatched array is an error rather than a silent copy; optional arrays are
+// passed as size-0 arrays.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstddef>
+#include <stdexcept>
+
+#include "../traces/traces.hpp"
 #include "blas_loader.hpp"
 #include "module_common.hpp"
 
 namespace py = pybind11;
 
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style>;
+
+struct Dims {
+  int S, B, P;
+};
+
+template <class T>
+Dims trace_dims(const carray<T>& E) {
+  if (E.ndim() != 4 || E.shape(0) != E.shape(2))
+    throw std::invalid_argument("E: expected shape (S, B, S, P)");
+  if (static_cast<double>(E.shape(1)) * E.shape(2) * E.shape(3) > 2147483647.0)
+    throw std::invalid_argument("E: B*S*P exceeds the BLAS int range");
+  return Dims{static_cast<int>(E.shape(0)), static_cast<int>(E.shape(1)),
+              static_cast<int>(E.shape(3))};
+}
+
+template <class T>
+const T* opt(const carray<T>& a, std::ptrdiff_t size, const char* name) {
+  if (a.size() == 0) return nullptr;
+  if (a.size() != size) throw std::invalid_argument(std::string(name) + ": wrong size");
+  return a.data();
+}
+
+template <class T>
+void bind(py::module_& m) {
+  m.def(
+      "trace_step",
+      [](carray<T> E, carray<T> W, carray<T> a, carray<T> J, T decay, carray<T> u,
+         carray<T> delta, T scale, carray<T> dtheta, int n_threads) {
+        const Dims d = trace_dims<T>(E);
+        const std::ptrdiff_t SS = static_cast<std::ptrdiff_t>(d.S) * d.S;
+        const T* pW = opt<T>(W, SS, "W");
+        const T* pJ = opt<T>(J, SS * d.B, "J");
+        if ((pW == nullptr) == (pJ == nullptr))
+          throw std::invalid_argument("exactly one of W and J must be given");
+        const T* pa = opt<T>(a, static_cast<std::ptrdiff_t>(d.B) * d.S, "a");
+        const T* pu = opt<T>(u, static_cast<std::ptrdiff_t>(d.B) * d.P, "u");
+        const T* pd = opt<T>(delta, static_cast<std::ptrdiff_t>(d.B) * d.S, "delta");
+        T* pt = nullptr;
+        if (pd) {
+          if (dtheta.size() != static_cast<std::ptrdiff_t>(d.S) * d.P)
+            throw std::invalid_argument("dtheta: wrong size");
+          pt = dtheta.mutable_data();
+        }
+        T* pE = E.mutable_data();
+        py::gil_scoped_release release;
+        zk::traces::trace_step<T>(pE, d.S, d.B, d.P, pW, pa, pJ, decay, pu, pd, scale, pt,
+                                  n_threads);
+      },
+      py::arg("E").noconvert(), py::arg("W").noconvert(), py::arg("a").noconvert(),
+      py::arg("J").noconvert(), py::arg("decay"), py::arg("u").noconvert(),
+      py::arg("delta").noconvert(), py::arg("scale"), py::arg("dtheta").noconvert(),
+      py::arg("n_threads"),
+      "E <- decay * J_b E_b + [i==j] u_b; dtheta = scale * sum delta E (fused, in place).");
+  m.def(
+      "trace_contract",
+      [](carray<T> E, carray<T> delta, T scale, carray<T> dtheta, int n_threads) {
+        const Dims d = trace_dims<T>(E);
+        if (delta.size() != static_cast<std::ptrdiff_t>(d.B) * d.S)
+          throw std::invalid_argument("delta: wrong size");
+        if (dtheta.size() != static_cast<std::ptrdiff_t>(d.S) * d.P)
+          throw std::invalid_argument("dtheta: wrong size");
+        const T* pE = E.data();
+        const T* pd = delta.data();
+        T* pt = dtheta.mutable_data();
+        py::gil_scoped_release release;
+        zk::traces::trace_contract<T>(pE, d.S, d.B, d.P, pd, scale, pt, n_threads);
+      },
+      py::arg("E").noconvert(), py::arg("delta").noconvert(), py::arg("scale"),
+      py::arg("dtheta").noconvert(), py::arg("n_threads"),
+      "dtheta[j, p] = scale * sum_{b, i} delta[b, i] E[i, b, j, p].");
+  m.def(
+      "trace_add_diag",
+      [](carray<T> E, carray<T> u) {
+        const Dims d = trace_dims<T>(E);
+        if (u.size() != static_cast<std::ptrdiff_t>(d.B) * d.P)
+          throw std::invalid_argument("u: wrong size");
+        T* pE = E.mutable_data();
+        const T* pu = u.data();
+        py::gil_scoped_release release;
+        zk::traces::trace_add_diag<T>(pE, d.S, d.B, d.P, pu);
+      },
+      py::arg("E").noconvert(), py::arg("u").noconvert(), "E[i, b, i, :] += u[b, :].");
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_traces, m) {
-  m.doc() = "zenkai_np compiled kernels: traces";
+  m.doc() = "zenkai_np compiled kernels: BP(lambda) eligibility traces";
   zk::bind_module_common(m);
   zk::blas::load_scipy_blas();
+  bind<float>(m);
+  bind<double>(m);
 }
