@@ -1,0 +1,217 @@
+// Streaming contractions of empirical Hermite moment tensors
+// (spec relu_moments.md §6). For data X (N x d), weights r (N) and R
+// directions g_r (columns of G, d x R), with n = order - 2, s = <g, x>,
+// sigma2 = |g|^2 and H_m the scaled Hermite polynomials,
+//   w0 = r H_n(s), w1 = r H_{n-1}(s), w2 = r H_{n-2}(s),
+// one pass over X accumulates, per direction r:
+//   sums    sum w0, sum w1, sum w2
+//   b1      X^T w1                                     (d)
+//   b0      X^T w0            (optional; vector contractions)
+//   A       X^T diag(w0) X    (gram mode; upper triangle)       (d x d)
+//   P       X^T (w0 * X B)    (apply mode, against B: d x m)    (d x m)
+//   c       w1^T X B          (apply mode)                      (m)
+// The identity and g-corrections are assembled by the caller (O(R d^2)).
+//
+// Determinism: rows are cut into blocks whose size depends only on N; each
+// block is processed serially (in fixed chunks) into its own accumulator;
+// the blocks run in parallel and are summed in block order. Results are
+// therefore bitwise identical for every thread count. BLAS is called from
+// inside the parallel region, so the caller limits BLAS to one thread.
+//
+// Gram mode splits each chunk's rows by the sign of w0 and does two rank-k
+// updates (SYRK) on sqrt|w0|-scaled copies: together one pass over the rows,
+// the cost of one X^T X.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "../common/blas.hpp"
+#include "../common/dispatch.hpp"
+#include "../common/parallel.hpp"
+#include "../common/simd.hpp"
+
+namespace zk {
+namespace moments {
+
+#define ZK_ISA_BODY "../moments/contract_body.inc"
+#include "../common/foreach_isa.hpp"
+
+constexpr std::ptrdiff_t kChunkRows = 256;     // rows per BLAS call
+constexpr std::ptrdiff_t kMaxBlocks = 16;      // accumulators alive at once
+constexpr std::ptrdiff_t kMinBlockRows = 4096;
+constexpr int kMaxN = 64;                      // bound on order - 2
+
+inline std::ptrdiff_t block_rows_for(std::ptrdiff_t N) {
+  std::ptrdiff_t b = std::max<std::ptrdiff_t>(kMinBlockRows, (N + kMaxBlocks - 1) / kMaxBlocks);
+  return (b + kChunkRows - 1) / kChunkRows * kChunkRows;
+}
+
+struct ContractOut {
+  double* sums;  // 3 x R  (sum w0, sum w1, sum w2)
+  double* b1;    // R x d
+  double* b0;    // R x d or nullptr
+  double* A;     // R x d x d (upper triangle) or nullptr
+  double* P;     // d x (R*m) or nullptr
+  double* c;     // R x m or nullptr
+};
+
+struct BlockAccum {
+  std::vector<double> sums, b1, b0, A, P, c;
+  // workspace
+  std::vector<double> Xd, S, W0, W1, W2, Xp, Xn, XB, Y;
+};
+
+template <class T>
+void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, const double* G,
+                      int R, int n, const double* B, int m, bool want_b0, bool gram,
+                      const ContractOut& out, int n_threads) {
+  const bool apply = B != nullptr && m > 0;
+  std::vector<double> sigma2(R, 0.0);
+  for (int i = 0; i < d; ++i)
+    for (int q = 0; q < R; ++q) sigma2[q] += G[i * R + q] * G[i * R + q];
+  const std::ptrdiff_t brows = block_rows_for(N);
+  const std::ptrdiff_t nblocks = (N + brows - 1) / brows;
+  const std::ptrdiff_t L = kChunkRows;
+  const std::ptrdiff_t dd = (std::ptrdiff_t)d * d;
+  std::vector<BlockAccum> acc(nblocks);
+  for (auto& a : acc) {  // allocate everything before the parallel region
+    a.sums.assign(3 * R, 0.0);
+    a.b1.assign((std::ptrdiff_t)R * d, 0.0);
+    if (want_b0) a.b0.assign((std::ptrdiff_t)R * d, 0.0);
+    if (gram) {
+      a.A.assign(R * dd, 0.0);
+      a.Xp.resize(L * d);
+      a.Xn.resize(L * d);
+    }
+    if (apply) {
+      a.P.assign((std::ptrdiff_t)d * R * m, 0.0);
+      a.c.assign((std::ptrdiff_t)R * m, 0.0);
+      a.XB.resize(L * m);
+      a.Y.resize(L * R * m);
+    }
+    if (!std::is_same<T, double>::value) a.Xd.resize(L * d);
+    a.S.resize(R * L);
+    a.W0.resize(R * L);
+    a.W1.resize(R * L);
+    a.W2.resize(R * L);
+  }
+
+  parallel_chunks(N, brows, n_threads, [&](std::ptrdiff_t bi, std::ptrdiff_t lo,
+                                           std::ptrdiff_t hi) {
+    BlockAccum& a = acc[bi];
+    for (std::ptrdiff_t c0 = lo; c0 < hi; c0 += L) {
+      const std::ptrdiff_t len = std::min(L, hi - c0);
+      const int ilen = static_cast<int>(len);
+      const double* Xc;
+      if (std::is_same<T, double>::value) {
+        Xc = reinterpret_cast<const double*>(X) + c0 * d;
+      } else {
+        ZK_ISA_CALL(to_double<T>, X + c0 * d, len * d, a.Xd.data());
+        Xc = a.Xd.data();
+      }
+      // S (R x len) = G^T Xc^T
+      blas::gemm_rm<double>(true, true, R, ilen, d, 1.0, G, R, Xc, d, 0.0, a.S.data(), ilen);
+      for (int q = 0; q < R; ++q) {
+        double* w0 = a.W0.data() + q * len;
+        double* w1 = a.W1.data() + q * len;
+        double* w2 = a.W2.data() + q * len;
+        ZK_ISA_CALL(hermite_weights, a.S.data() + q * len, r + c0, len, n, sigma2[q], w0, w1,
+                    w2);
+        double s0 = 0, s1 = 0, s2 = 0;
+        for (std::ptrdiff_t j = 0; j < len; ++j) {
+          s0 += w0[j];
+          s1 += w1[j];
+          s2 += w2[j];
+        }
+        a.sums[q] += s0;
+        a.sums[R + q] += s1;
+        a.sums[2 * R + q] += s2;
+      }
+      // b1 (R x d) += W1 Xc ; b0 += W0 Xc
+      blas::gemm_rm<double>(false, false, R, d, ilen, 1.0, a.W1.data(), ilen, Xc, d, 1.0,
+                            a.b1.data(), d);
+      if (want_b0)
+        blas::gemm_rm<double>(false, false, R, d, ilen, 1.0, a.W0.data(), ilen, Xc, d, 1.0,
+                              a.b0.data(), d);
+      if (gram) {
+        for (int q = 0; q < R; ++q) {
+          std::ptrdiff_t np = 0, nn = 0;
+          ZK_ISA_CALL(split_scaled_rows, Xc, a.W0.data() + q * len, len, d, a.Xp.data(),
+                      a.Xn.data(), &np, &nn);
+          double* Aq = a.A.data() + q * dd;
+          if (np > 0) blas::syrk_ata_upper_rm<double>(d, (int)np, 1.0, a.Xp.data(), d, 1.0, Aq, d);
+          if (nn > 0)
+            blas::syrk_ata_upper_rm<double>(d, (int)nn, -1.0, a.Xn.data(), d, 1.0, Aq, d);
+        }
+      }
+      if (apply) {
+        // XB (len x m) = Xc B
+        blas::gemm_rm<double>(false, false, ilen, m, d, 1.0, Xc, d, B, m, 0.0, a.XB.data(), m);
+        ZK_ISA_CALL(weight_blocks, a.W0.data(), a.XB.data(), len, R, m, a.Y.data());
+        // P (d x R*m) += Xc^T Y
+        blas::gemm_rm<double>(true, false, d, R * m, ilen, 1.0, Xc, d, a.Y.data(), R * m, 1.0,
+                              a.P.data(), R * m);
+        // c (R x m) += W1 XB
+        blas::gemm_rm<double>(false, false, R, m, ilen, 1.0, a.W1.data(), ilen, a.XB.data(), m,
+                              1.0, a.c.data(), m);
+      }
+    }
+  });
+
+  auto reduce = [&](double* dst, std::vector<double> BlockAccum::*field) {
+    if (!dst) return;
+    const std::size_t size = (acc[0].*field).size();
+    std::memcpy(dst, (acc[0].*field).data(), size * sizeof(double));
+    for (std::ptrdiff_t b = 1; b < nblocks; ++b) {
+      const double* src = (acc[b].*field).data();
+      for (std::size_t i = 0; i < size; ++i) dst[i] += src[i];
+    }
+  };
+  if (nblocks == 0) return;
+  reduce(out.sums, &BlockAccum::sums);
+  reduce(out.b1, &BlockAccum::b1);
+  if (want_b0) reduce(out.b0, &BlockAccum::b0);
+  if (gram) reduce(out.A, &BlockAccum::A);
+  if (apply) {
+    reduce(out.P, &BlockAccum::P);
+    reduce(out.c, &BlockAccum::c);
+  }
+}
+
+// q[j] = x_j^T A x_j for A (d x d); chunked, no reduction across chunks.
+template <class T>
+void quadratic_form(const T* X, std::ptrdiff_t N, int d, const double* A, double* q,
+                    int n_threads) {
+  const std::ptrdiff_t L = kChunkRows;
+  const std::ptrdiff_t brows = block_rows_for(N);
+  const std::ptrdiff_t nblocks = (N + brows - 1) / brows;
+  std::vector<std::vector<double>> Xd(nblocks), XA(nblocks);
+  for (std::ptrdiff_t b = 0; b < nblocks; ++b) {
+    if (!std::is_same<T, double>::value) Xd[b].resize(L * d);
+    XA[b].resize(L * d);
+  }
+  parallel_chunks(N, brows, n_threads, [&](std::ptrdiff_t bi, std::ptrdiff_t lo,
+                                           std::ptrdiff_t hi) {
+    for (std::ptrdiff_t c0 = lo; c0 < hi; c0 += L) {
+      const std::ptrdiff_t len = std::min(L, hi - c0);
+      const double* Xc;
+      if (std::is_same<T, double>::value) {
+        Xc = reinterpret_cast<const double*>(X) + c0 * d;
+      } else {
+        ZK_ISA_CALL(to_double<T>, X + c0 * d, len * d, Xd[bi].data());
+        Xc = Xd[bi].data();
+      }
+      blas::gemm_rm<double>(false, false, (int)len, d, d, 1.0, Xc, d, A, d, 0.0, XA[bi].data(),
+                            d);
+      ZK_ISA_CALL(row_dots, XA[bi].data(), Xc, len, d, q + c0);
+    }
+  });
+}
+
+}  // namespace moments
+}  // namespace zk
