@@ -18,10 +18,11 @@ from .. import _core
 from .._threads import resolve_n_threads
 from .._validation import as_float_array, check_out, result_dtype
 from ._broadcast import broadcast_pair
+from .schroeder import fracexp_schroeder, fracexp_schroeder_grad
 
 __all__ = ["fracexp", "fracexp_grad"]
 
-_METHODS = ("abel",)
+_METHODS = ("abel", "schroeder")
 
 
 def _prepare(x, n, method):
@@ -36,7 +37,7 @@ def _prepare(x, n, method):
     return x_flat, n_pattern, shape, dtype, scalar_result
 
 
-def fracexp(x, n, *, method="abel", out=None, n_threads=None):
+def fracexp(x, n, *, method="abel", out=None, n_threads=None, min_modulus=None):
     """Fractional iterate of exp, ``y = exp^(n)(x)``, elementwise.
 
     Parameters
@@ -46,8 +47,11 @@ def fracexp(x, n, *, method="abel", out=None, n_threads=None):
         ``(units,)`` against ``x`` of shape ``(batch, units)`` is the common case.
         float32 stays float32 (if both are float32 or Python scalars); anything
         else is computed in float64.
-    method : {"abel"}
-        The real Abel construction (C^1 in x and n).
+    method : {"abel", "schroeder"}
+        ``"abel"``: the real Abel construction (C^1 in x and n). ``"schroeder"``:
+        the complex Schröder form (holomorphic; ``x`` may be complex; the result
+        is complex128, complex64 for single-precision input), see
+        :func:`zenkai_np.fractional.schroeder.fracexp_schroeder`.
     out : ndarray, optional
         C-contiguous, writeable, of the broadcast shape and result dtype.
     n_threads : int, optional
@@ -58,7 +62,13 @@ def fracexp(x, n, *, method="abel", out=None, n_threads=None):
     -------
     y : ndarray of the broadcast shape (a scalar for two scalar inputs).
         NaN where psi(x) + n <= -1 (outside the domain).
+    min_modulus : float, optional
+        Schröder form only: floor on |x| inside the logarithm.
     """
+    if method == "schroeder":
+        return fracexp_schroeder(x, n, min_modulus=min_modulus, out=out, n_threads=n_threads)
+    if min_modulus is not None:
+        raise ValueError("min_modulus: only used by method='schroeder'")
     x_flat, n_pattern, shape, dtype, scalar = _prepare(x, n, method)
     nt = resolve_n_threads(n_threads)
     if out is None:
@@ -69,7 +79,7 @@ def fracexp(x, n, *, method="abel", out=None, n_threads=None):
     return out[()] if scalar else out
 
 
-def fracexp_grad(x, n, *, method="abel", n_threads=None):
+def fracexp_grad(x, n, *, method="abel", n_threads=None, min_modulus=None):
     """Value and both partial derivatives of ``exp^(n)(x)``.
 
     Returns ``(y, dy_dx, dy_dn)``, each of the broadcast shape of ``x`` and
@@ -77,7 +87,14 @@ def fracexp_grad(x, n, *, method="abel", n_threads=None):
     while second derivatives jump where psi(x) or psi(x)+n is an integer. For
     a per-unit ``n``, the gradient of a loss L is ``(g * dy_dn).sum(axis=0)``
     with ``g = dL/dy``. NaN outside the domain.
+
+    ``method="schroeder"``: complex ``(y, dy_dz, dy_dn)``, see
+    :func:`zenkai_np.fractional.schroeder.fracexp_schroeder_grad`.
     """
+    if method == "schroeder":
+        return fracexp_schroeder_grad(x, n, min_modulus=min_modulus, n_threads=n_threads)
+    if min_modulus is not None:
+        raise ValueError("min_modulus: only used by method='schroeder'")
     x_flat, n_pattern, shape, dtype, scalar = _prepare(x, n, method)
     nt = resolve_n_threads(n_threads)
     y = np.empty(shape, dtype=dtype)
