@@ -1,0 +1,156 @@
+"""T5: the compiled trace kernels against a plain NumPy loop; validation of bad input."""
+import numpy as np
+import pytest
+
+from zenkai_np._simd import supported_simd_paths, use_simd_path
+from zenkai_np.bplambda import EligibilityTrace, trace_add_diag, trace_contract, trace_step
+from zenkai_np.bplambda._reference import trace_contract_naive, trace_step_naive
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+SHAPES = [(4, 3, 5), (30, 10, 31), (13, 2, 61)]
+
+
+def _operands(S, B, P, dtype, rng):
+    c = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
+    return dict(E=c(S, B, S, P), W=c(S, S) / float(np.sqrt(S)), a=c(B, S),
+                J=c(B, S, S) / float(np.sqrt(S)),
+                u=c(B, P), delta=c(B, S))
+
+
+def _close(x, ref, dtype):
+    scale = max(np.abs(ref).max(), 1e-30)
+    assert np.abs(x - ref).max() <= TOL[dtype] * scale
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("S,B,P", SHAPES)
+@pytest.mark.parametrize("path", ["shared", "shared_no_a", "batched"])
+def test_fused_step_matches_naive_loop(dtype, S, B, P, path):
+    rng = np.random.default_rng(S * 100 + B)
+    ops = _operands(S, B, P, dtype, rng)
+    jac = {"shared": dict(W=ops["W"], a=ops["a"]), "shared_no_a": dict(W=ops["W"]),
+           "batched": dict(J=ops["J"])}[path]
+    for decay in (0.0, 0.5, 1.0):
+        E_ref, th_ref = trace_step_naive(ops["E"].astype(np.float64), ops["u"], decay=decay,
+                                         delta=ops["delta"], scale=1 / B,
+                                         **{k: v.astype(np.float64) for k, v in jac.items()})
+        for threads in (1, 2):
+            for simd in supported_simd_paths():
+                E = ops["E"].copy()
+                with use_simd_path(simd):
+                    th = trace_step(E, ops["u"], decay=decay, delta=ops["delta"], scale=1 / B,
+                                    n_threads=threads, **jac)
+                assert E.dtype == dtype and th.dtype == dtype
+                _close(E, E_ref, dtype)
+                _close(th, th_ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_count_does_not_change_results(dtype):
+    rng = np.random.default_rng(7)
+    ops = _operands(30, 10, 31, dtype, rng)
+    outs = []
+    for threads in (1, 2, 3):
+        E = ops["E"].copy()
+        th = trace_step(E, ops["u"], W=ops["W"], a=ops["a"], decay=0.9, delta=ops["delta"],
+                        n_threads=threads)
+        outs.append((E, th))
+    for E, th in outs[1:]:
+        np.testing.assert_array_equal(E, outs[0][0])
+        np.testing.assert_array_equal(th, outs[0][1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_push_only_and_separate_pieces_compose_to_fused_step(dtype):
+    rng = np.random.default_rng(3)
+    ops = _operands(6, 4, 7, dtype, rng)
+    E1 = ops["E"].copy()
+    th1 = trace_step(E1, ops["u"], J=ops["J"], decay=0.7, delta=ops["delta"], scale=0.25)
+    E2 = ops["E"].copy()
+    assert trace_step(E2, J=ops["J"], decay=0.7) is None       # push only
+    trace_add_diag(E2, ops["u"])
+    th2 = trace_contract(E2, ops["delta"], scale=0.25)
+    _close(E2, E1, dtype)
+    _close(th2, th1, dtype)
+    _close(th2, trace_contract_naive(E2.astype(np.float64), ops["delta"], scale=0.25), dtype)
+
+
+def test_inputs_are_not_modified_and_out_is_used():
+    rng = np.random.default_rng(5)
+    ops = _operands(5, 3, 6, np.float64, rng)
+    keep = {k: v.copy() for k, v in ops.items()}
+    out = np.empty((5, 6))
+    E = ops["E"]
+    res = trace_step(E, ops["u"], W=ops["W"], a=ops["a"], decay=0.5, delta=ops["delta"], out=out)
+    assert res is out
+    for k in ("W", "a", "u", "delta", "J"):
+        np.testing.assert_array_equal(ops[k], keep[k])
+    assert not np.array_equal(E, keep["E"])  # E is the in-place state
+
+
+def test_eligibility_trace_object_reset_and_lambda_zero():
+    tr = EligibilityTrace(3, 2, 4)
+    u = np.arange(8.0).reshape(2, 4)
+    tr.step(u, W=np.eye(3), decay=0.0)
+    tr.step(u, W=np.eye(3), decay=0.0)          # decay 0: only the latest diagonal term
+    expect = np.zeros((3, 2, 3, 4))
+    for i in range(3):
+        expect[i, :, i] = u
+    np.testing.assert_array_equal(tr.E, expect)
+    tr.reset()
+    assert not tr.E.any()
+
+
+class TestBadInput:
+    def setup_method(self):
+        rng = np.random.default_rng(0)
+        self.ops = _operands(4, 3, 5, np.float64, rng)
+
+    def test_wrong_shapes_name_the_argument(self):
+        o = self.ops
+        with pytest.raises(ValueError, match="u"):
+            trace_step(o["E"], o["u"][:, :4], W=o["W"], decay=1.0)
+        with pytest.raises(ValueError, match="delta"):
+            trace_step(o["E"], o["u"], W=o["W"], decay=1.0, delta=o["delta"][:2])
+        with pytest.raises(ValueError, match="J"):
+            trace_step(o["E"], o["u"], J=o["J"][:2], decay=1.0)
+        with pytest.raises(ValueError, match="E"):
+            trace_step(o["E"][:, :, :3], o["u"], W=o["W"], decay=1.0)
+        with pytest.raises(ValueError, match="W, J"):
+            trace_step(o["E"], o["u"], W=o["W"], J=o["J"], decay=1.0)
+        with pytest.raises(ValueError, match="out"):
+            trace_step(o["E"], o["u"], W=o["W"], decay=1.0, delta=o["delta"],
+                       out=np.empty((4, 4)))
+
+    def test_nan_and_dtype_and_layout(self):
+        o = self.ops
+        u = o["u"].copy()
+        u[0, 0] = np.nan
+        with pytest.raises(ValueError, match="u: contains NaN"):
+            trace_step(o["E"], u, W=o["W"], decay=1.0)
+        with pytest.raises(ValueError, match="decay"):
+            trace_step(o["E"], o["u"], W=o["W"], decay=np.inf)
+        E32 = o["E"].astype(np.float32)
+        with pytest.raises(TypeError, match="W"):
+            trace_step(E32, o["u"].astype(np.float32), W=o["W"], decay=1.0)
+        ro = o["E"].copy()
+        ro.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            trace_step(ro, o["u"], W=o["W"], decay=1.0)
+        nc = np.asfortranarray(o["E"])
+        with pytest.raises(ValueError, match="C-contiguous"):
+            trace_step(nc, o["u"], W=o["W"], decay=1.0)
+        with pytest.raises(TypeError, match="E"):
+            trace_step(o["E"].tolist(), o["u"], W=o["W"], decay=1.0)
+        with pytest.raises(ValueError, match="n_threads"):
+            trace_step(o["E"], o["u"], W=o["W"], decay=1.0, n_threads=0)
+        with pytest.raises(TypeError, match="n_threads"):
+            trace_step(o["E"], o["u"], W=o["W"], decay=1.0, n_threads=1.5)
+
+    def test_unstable_jacobian_overflows_to_non_finite_as_documented(self):
+        E = np.zeros((2, 1, 2, 2), np.float32)
+        u = np.ones((1, 2), np.float32)
+        W = np.eye(2, dtype=np.float32) * 1e3
+        for _ in range(20):
+            trace_step(E, u, W=W, decay=1.0)
+        assert not np.isfinite(E).all()

@@ -1,0 +1,20 @@
+"""BP(λ): online RNN learning with synthetic gradients trained by TD(λ) traces.
+
+Pemberton & Costa, "BP(λ): Online Learning via Synthetic Gradients", TMLR 2024.
+Kernels (:mod:`.traces`), the forward-view targets (:mod:`.targets`), the
+vanilla-RNN and LSTM learners, the BPTT / truncated BPTT / DNI baselines and
+the line-drawing toy task.
+"""
+from .baselines import DNIRNN, TruncatedBPTTRNN, windows
+from .model import VanillaRNN
+from .rnn import BPLambdaRNN
+from .synthesiser import LinearSynthesiser, clip_unit_norm
+from .targets import future_gradients, lambda_targets, td_errors
+from .traces import (EligibilityTrace, limit_blas_threads, trace_add_diag, trace_contract,
+                     trace_shape, trace_step)
+
+__all__ = [
+    "BPLambdaRNN", "DNIRNN", "EligibilityTrace", "LinearSynthesiser", "TruncatedBPTTRNN",
+    "VanillaRNN", "clip_unit_norm", "future_gradients", "lambda_targets", "limit_blas_threads",
+    "td_errors", "trace_add_diag", "trace_contract", "trace_shape", "trace_step", "windows",
+]

@@ -1,0 +1,176 @@
+"""BP(λ) for a vanilla RNN (Pemberton & Costa 2024; spec §1.4–§1.6).
+
+Online, without backpropagation through time: a linear synthesiser
+``g(h_t) ≈ ∂L_{>t}/∂h_t`` is trained by TD(λ) with eligibility traces, and
+the RNN learns from the one-step signal ``LS_t = l_t + sg_weight · g(h_t)``.
+
+Per step t (θ = synthesiser parameters, ``J_t = diag(f'(c_t)) W_hhᵀ``):
+
+1. t ≥ 1: ``E ← γλ J_{t−1} E + ∂g(h_{t−1})/∂θ``   (trace kernel, fused with 3.)
+2. t ≥ 1: ``δ_{t−1} = (l_t + γ g(h_t)) J_t − g(h_{t−1})``  (g := 0 at the last step)
+3. t ≥ 1: ``θ.grad −= clip₁(mean_b δ_{t−1} · E)`` (clip per tensor after the mean)
+4. ``∇W_hh += h_{t−1}ᵀ (LS_t ⊙ f'(c_t))``, likewise W_ih, b; readout grads from e_t.
+
+``update="sequence"`` (the authors' default) accumulates over the sequence and
+takes one Adam step per batch; ``update="step"`` takes an Adam step of every
+group after every time step (online). The trace is reset at every sequence.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _traces
+from .._threads import resolve_n_threads
+from ._learner import SequenceLearner
+from .synthesiser import LinearSynthesiser, clip_unit_norm
+
+__all__ = ["BPLambdaRNN"]
+
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
+          np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+def _unit_interval(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)):
+        raise TypeError(f"{name}: expected a float, got {type(v).__name__}")
+    if not 0 <= v <= 1:
+        raise ValueError(f"{name}: expected a value in [0, 1], got {v}")
+    return float(v)
+
+
+class BPLambdaRNN(SequenceLearner):
+    """BP(λ) learner of a :class:`~zenkai_np.bplambda.model.VanillaRNN`.
+
+    Parameters
+    ----------
+    model : VanillaRNN
+    gamma, lam : float in [0, 1]
+        Discount γ and trace parameter λ (λ = γ = 1: the target is the exact
+        BPTT future gradient; λ = 0: one-step bootstrapping, TD(0)).
+    sg_weight : float
+        Weight of the synthetic gradient in the RNN's learning signal.
+    clip : float or None
+        clip₁ of the synthesiser update per tensor (None: no clip).
+    update : {"sequence", "step"}
+    lr_rnn, lr_readout, lr_synth : Adam learning rates per group.
+    readout : LearningMachine, optional (see ``SequenceLearner``).
+    n_threads : int, optional — threads of the trace kernel.
+
+    Attributes: ``synth`` (LinearSynthesiser, S = D = H), ``loss_curve_``.
+    """
+
+    uses_synthesiser = True
+
+    def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0,
+                 update="sequence", lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4,
+                 readout=None, n_threads=None):
+        self.gamma = _unit_interval("gamma", gamma)
+        self.lam = _unit_interval("lam", lam)
+        if not np.isfinite(sg_weight):
+            raise ValueError(f"sg_weight: expected a finite number, got {sg_weight}")
+        self.sg_weight = float(sg_weight)
+        if clip is not None and not clip > 0:
+            raise ValueError(f"clip: expected a positive number or None, got {clip}")
+        self.clip = clip
+        if update not in ("sequence", "step"):
+            raise ValueError(f"update: expected 'sequence' or 'step', got {update!r}")
+        self.update = update
+        self.n_threads = resolve_n_threads(n_threads)
+        H = model.n_hidden
+        self.synth = LinearSynthesiser(H, H, model.dtype)
+        super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
+                         readout=readout)
+        self._trace = None
+
+    def _trace_buffer(self, B):
+        H = self.model.n_hidden
+        shape = (H, B, H, H + 1)
+        if self._trace is None or self._trace.shape != shape:
+            self._trace = np.zeros(shape, self.dtype)
+            self._dtheta = np.empty((H, H + 1), self.dtype)
+            self._u = np.ones((B, H + 1), self.dtype)
+        else:
+            self._trace.fill(0)  # reset per sequence: E_{-1} = 0
+        return self._trace
+
+    def _pass(self, X, Y, mask, *, g_override=None, record=False):
+        """One sequence. ``g_override`` (T, B, H) replaces g(h_t) (tests: an oracle)."""
+        model, synth = self.model, self.synth
+        p = model.params
+        dt = self.dtype
+        B, T, _ = X.shape
+        H = model.n_hidden
+        E = self._trace_buffer(B)
+        dtheta, u = self._dtheta, self._u
+        empty = _EMPTY[dt]
+        decay = self.gamma * self.lam
+        gamma, sgw = dt.type(self.gamma), dt.type(self.sg_weight)
+        step_mode = self.update == "step"
+        grads = self._zero_grads()
+        W_hhT = np.ascontiguousarray(p["W_hh"].T)
+        zeros = np.zeros((B, H), dt)
+        h_prev = zeros
+        g_prev = a_prev = None
+        yhats, ys, rec = [], [], {"LS": [], "g": [], "l": [], "delta": []}
+        for t in range(T):
+            x_t = X[:, t]
+            h, a = model.cell(x_t, h_prev)
+            if mask[t]:
+                yhat, l = self._readout(h, Y[:, t], B, grads)
+                yhats.append(yhat)
+                ys.append(Y[:, t])
+            else:
+                l = zeros
+            last = t == T - 1
+            if last:
+                g = zeros
+            elif g_override is not None:
+                g = np.asarray(g_override[t], dt)
+            else:
+                g = synth.predict(h)
+            if t >= 1:
+                delta = ((l + gamma * g) * a) @ p["W_hh"].T - g_prev
+                u[:, :H] = h_prev
+                _traces.trace_step(E, W_hhT, a_prev, empty, decay, u,
+                                   np.ascontiguousarray(delta), 1.0 / B, dtheta,
+                                   self.n_threads)
+                if not np.isfinite(dtheta).all():
+                    raise FloatingPointError(
+                        f"BP(lambda) trace diverged at step {t} (non-finite update): "
+                        "the state Jacobian scaled by gamma*lam has norm >= 1; lower "
+                        "gamma*lam or the recurrent weights")
+                sg = synth.grads_from_theta(dtheta)
+                grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
+                grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
+                if record:
+                    rec["delta"].append(delta.copy())
+                if step_mode:
+                    self.apply(grads)
+                    grads = self._zero_grads()
+                    W_hhT = np.ascontiguousarray(p["W_hh"].T)
+                    if not last and g_override is None:
+                        g = synth.predict(h)
+            ls = l + sgw * g if sgw != 0 else l
+            q = ls * a
+            grads["W_hh"] += h_prev.T @ q
+            grads["W_ih"] += x_t.T @ q
+            grads["b"] += q.sum(axis=0)
+            if record:
+                rec["LS"].append(ls.copy())
+                rec["g"].append(g.copy())
+                rec["l"].append(l.copy())
+            g_prev, a_prev, h_prev = g, a, h
+        if step_mode:
+            self.apply(grads)
+            grads = self._zero_grads()
+        info = {"mse": self._mse(yhats, ys)}
+        if record:
+            info.update({k: np.array(v) for k, v in rec.items()})
+        return grads, info
+
+    def train_batch(self, X, Y, mask=None):
+        if self.update == "step":
+            _, info = self.gradients(X, Y, mask)  # updates applied inside the pass
+            self.loss_curve_.append(info["mse"])
+            return info["mse"]
+        return super().train_batch(X, Y, mask)

@@ -1,0 +1,231 @@
+"""Eligibility traces of BP(λ): the compiled kernels behind a NumPy API.
+
+For a linear synthesiser ``g(u) = Θ [u; 1]`` with ``Θ`` of shape ``(S, P)``
+(``P = D + 1``: the bias is the last column) every batch element ``b`` keeps
+a trace ``E_b`` of shape ``(S, S, P)``, ``E_b[i, j, p] = ∂(estimate of
+G_i)/∂Θ[j, p]`` accumulated over time:
+
+    E_b ← decay · J_b E_b + ∂g(u_b)/∂Θ,    (∂g/∂Θ)[i, j, p] = [i = j] · u_b[p]
+    dΘ[j, p] = scale · Σ_{b,i} δ[b, i] · E[i, b, j, p]
+
+with ``decay = γλ`` and ``J_b = ∂h_t/∂h_{t-1}`` for sample ``b``.
+
+Layout ("i-major", spec §2): ``E`` has shape ``(S, B, S, P)``, so that for a
+Jacobian shared up to row factors, ``J_b = diag(a_b) W``, the push of the
+whole batch is one GEMM ``W @ E`` (E seen as ``S × (B·S·P)``) and a row scale.
+Explicit per-sample Jacobians ``J`` of shape ``(B, S, S)`` use one GEMM per b.
+:func:`trace_step` fuses push, diagonal add and contraction in one pass over E.
+
+Stability: the trace stays bounded only if ``‖decay · J‖ < 1`` along the
+sequence; otherwise it grows geometrically and overflows to inf/NaN, which
+the kernels propagate (they never raise on values). Learners check their
+updates and raise.
+
+Threads: results do not depend on ``n_threads``. The GEMMs run on SciPy's
+BLAS; limit its threads around training loops (:func:`limit_blas_threads`)
+to avoid oversubscription with our OpenMP tiles.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .. import _traces
+from .._threads import resolve_n_threads
+from .._validation import as_float_array, check_finite, check_out
+
+__all__ = [
+    "EligibilityTrace",
+    "limit_blas_threads",
+    "trace_add_diag",
+    "trace_contract",
+    "trace_shape",
+    "trace_step",
+]
+
+_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
+          np.dtype(np.float64): np.empty(0, np.float64)}
+
+
+def trace_shape(S: int, B: int, P: int) -> tuple:
+    """Shape ``(S, B, S, P)`` of the i-major trace."""
+    for name, v in (("S", S), ("B", B), ("P", P)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name}: expected an int, got {type(v).__name__}")
+        if v <= 0:
+            raise ValueError(f"{name}: expected a positive int, got {v}")
+    return (int(S), int(B), int(S), int(P))
+
+
+def _check_trace(E) -> np.ndarray:
+    if not isinstance(E, np.ndarray):
+        raise TypeError(f"E: expected a numpy.ndarray, got {type(E).__name__}")
+    if E.dtype not in _EMPTY:
+        raise TypeError(f"E: expected float32 or float64, got dtype {E.dtype}")
+    if E.ndim != 4 or E.shape[0] != E.shape[2]:
+        raise ValueError(f"E: expected shape (S, B, S, P), got {E.shape}")
+    if E.size == 0:
+        raise ValueError(f"E: expected a non-empty array, got shape {E.shape}")
+    if not E.flags.writeable:
+        raise ValueError("E: array is read-only (the trace is updated in place)")
+    if not E.flags.c_contiguous:
+        raise ValueError("E: expected a C-contiguous array")
+    if E.shape[1] * E.shape[2] * E.shape[3] > 2**31 - 1:
+        raise ValueError(f"E: B*S*P = {E.shape[1] * E.shape[2] * E.shape[3]} exceeds the "
+                         "BLAS int range")
+    return E
+
+
+def _operand(value, name, shape, dtype, finite):
+    """An operand of E's dtype and exact shape (float64 is never narrowed)."""
+    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if arr.dtype.kind == "f" and arr.dtype != dtype and arr.dtype.itemsize > dtype.itemsize:
+        raise TypeError(f"{name}: dtype {arr.dtype} would be narrowed to the trace's "
+                        f"{dtype}; convert it explicitly")
+    arr = as_float_array(arr, name, dtype=dtype)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {arr.shape}")
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def _decay(value, name="decay"):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    return value
+
+
+def trace_step(E, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.0,
+               out=None, check_finite=True, n_threads=None):
+    """One fused trace step, in place; returns ``dΘ`` when ``delta`` is given.
+
+    Parameters
+    ----------
+    E : ndarray (S, B, S, P), float32 or float64, C-contiguous, writeable
+        The trace; updated in place to ``decay · J_b E_b + [i=j] u_b``.
+    u : array_like (B, P), optional
+        The synthesiser's input for this step, with a trailing 1 for the bias
+        column. None skips the diagonal add (a pure push).
+    W, a : array_like (S, S) and (B, S), optional
+        Shared-Jacobian path: ``J_b = diag(a_b) W`` (a = None: ``J_b = W``).
+    J : array_like (B, S, S), optional
+        Explicit per-sample Jacobians (instead of ``W``/``a``).
+    decay : float
+        γλ. 0 resets the trace to the diagonal term (no GEMM).
+    delta : array_like (B, S), optional
+        TD errors; when given, returns ``dΘ = scale · Σ_{b,i} δ[b,i] E_new[i,b]``.
+    scale : float
+        Factor of the contraction (1/B for the batch mean).
+    out : ndarray (S, P), optional
+        Buffer for ``dΘ``.
+    check_finite : bool
+        Reject NaN/inf in the small operands (not in E, which is large).
+    n_threads : int, optional
+        OpenMP threads (None: OpenMP's current maximum).
+
+    Returns
+    -------
+    dtheta : ndarray (S, P) or None
+    """
+    E = _check_trace(E)
+    S, B, _, P = E.shape
+    dt = E.dtype
+    decay = _decay(decay)
+    scale = _decay(scale, "scale")
+    if (W is None) == (J is None):
+        raise ValueError("W, J: give exactly one of the shared matrix W (with optional row "
+                         "factors a) or the per-sample Jacobians J")
+    empty = _EMPTY[dt]
+    if J is not None:
+        if a is not None:
+            raise ValueError("a: row factors go with W, not with explicit J")
+        Jm = _operand(J, "J", (B, S, S), dt, check_finite)
+        Wm = am = empty
+    else:
+        Wm = _operand(W, "W", (S, S), dt, check_finite)
+        am = empty if a is None else _operand(a, "a", (B, S), dt, check_finite)
+        Jm = empty
+    um = empty if u is None else _operand(u, "u", (B, P), dt, check_finite)
+    if delta is None:
+        if out is not None:
+            raise ValueError("out: only meaningful with delta")
+        dm = empty
+        res = empty
+    else:
+        dm = _operand(delta, "delta", (B, S), dt, check_finite)
+        res = np.empty((S, P), dt) if out is None else check_out(out, "out", (S, P), dt)
+    nt = resolve_n_threads(n_threads)
+    _traces.trace_step(E, Wm, am, Jm, decay, um, dm, scale, res, nt)
+    return None if delta is None else res
+
+
+def trace_contract(E, delta, *, scale=1.0, out=None, check_finite=True, n_threads=None):
+    """``dΘ[j, p] = scale · Σ_{b,i} δ[b, i] E[i, b, j, p]`` (E unchanged); shape (S, P)."""
+    E = _check_trace(E)
+    S, B, _, P = E.shape
+    dm = _operand(delta, "delta", (B, S), E.dtype, check_finite)
+    scale = _decay(scale, "scale")
+    res = np.empty((S, P), E.dtype) if out is None else check_out(out, "out", (S, P), E.dtype)
+    _traces.trace_contract(E, dm, scale, res, resolve_n_threads(n_threads))
+    return res
+
+
+def trace_add_diag(E, u, *, check_finite=True):
+    """``E[i, b, i, :] += u[b, :]`` in place (the ∂g/∂Θ term); returns E."""
+    E = _check_trace(E)
+    S, B, _, P = E.shape
+    um = _operand(u, "u", (B, P), E.dtype, check_finite)
+    _traces.trace_add_diag(E, um)
+    return E
+
+
+@contextlib.contextmanager
+def limit_blas_threads(n: int = 1):
+    """Limit BLAS threads (NumPy's and SciPy's) inside the block (needs threadpoolctl).
+
+    Without threadpoolctl the block runs unchanged.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional dependency
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
+
+
+class EligibilityTrace:
+    """A trace buffer ``E`` of shape ``(S, B, S, P)`` with the step methods.
+
+    ``reset()`` zeroes it (call it at every sequence start).
+    """
+
+    def __init__(self, S, B, P, dtype=np.float64):
+        dtype = np.dtype(dtype)
+        if dtype not in _EMPTY:
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+        self.E = np.zeros(trace_shape(S, B, P), dtype)
+        self._dtheta = np.empty((S, P), dtype)
+
+    @property
+    def shape(self):
+        return self.E.shape
+
+    def reset(self):
+        """Zero the trace (E_{-1} = 0)."""
+        self.E.fill(0)
+        return self
+
+    def step(self, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.0,
+             n_threads=None):
+        """:func:`trace_step` on this buffer; the returned dΘ is reused by the next call."""
+        return trace_step(self.E, u, W=W, a=a, J=J, decay=decay, delta=delta, scale=scale,
+                          out=None if delta is None else self._dtheta, n_threads=n_threads)
+
+    def contract(self, delta, *, scale=1.0, n_threads=None):
+        return trace_contract(self.E, delta, scale=scale, n_threads=n_threads)
