@@ -43,16 +43,17 @@ def test_set_simd_path_rejects_unknown_and_restores():
     assert zk.simd_path() == before
 
 
-def test_environment_override_selects_path_and_bad_value_is_clear():
+def test_environment_override_selects_path_and_bad_value_is_clear(tmp_path):
+    # Run outside the source tree so the installed package is imported.
     code = "import zenkai_np as z; print(z.simd_path())"
     env = dict(os.environ, ZENKAI_NP_SIMD="baseline")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "baseline"
     env["ZENKAI_NP_SIMD"] = "v9"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, cwd=tmp_path)
     assert out.returncode != 0
     assert "ZENKAI_NP_SIMD" in out.stderr and "unknown SIMD path" in out.stderr
 

@@ -1,0 +1,23 @@
+"""Type stub for the compiled module zenkai_np._core (build info, Abel kernel)."""
+import numpy as np
+import numpy.typing as npt
+
+compiler: str
+build_flags: str
+openmp: int | None
+have_libmvec: bool
+
+def simd_level() -> str: ...
+def set_simd_level(name: str) -> None: ...
+def best_simd_level() -> str: ...
+def supported_simd_levels() -> list[str]: ...
+def omp_max_threads() -> int: ...
+
+# Flat, C-contiguous, same dtype (float32 or float64); n is a pattern that
+# repeats along x (x[i] pairs with n[i % n.size]). Validation is done by the
+# Python wrappers in zenkai_np.fractional.
+def fracexp_abel(x: npt.NDArray[np.floating], n: npt.NDArray[np.floating],
+                 out: npt.NDArray[np.floating], n_threads: int) -> None: ...
+def fracexp_abel_grad(x: npt.NDArray[np.floating], n: npt.NDArray[np.floating],
+                      y: npt.NDArray[np.floating], dydx: npt.NDArray[np.floating],
+                      dydn: npt.NDArray[np.floating], n_threads: int) -> None: ...
