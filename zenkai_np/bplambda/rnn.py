@@ -144,10 +144,10 @@ class BPLambdaRNN(SequenceLearner):
                 grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
                 if record:
                     rec["delta"].append(delta.copy())
-                if step_mode:
-                    self.apply(grads)
-                    grads = self._zero_grads()
-                    W_hhT = np.ascontiguousarray(p["W_hh"].T)
+                if step_mode:  # online: update θ now; g(h_t) then uses the new θ
+                    self.optimizer.step({k: grads[k] for k in ("synth_W", "synth_b")})
+                    grads["synth_W"].fill(0)
+                    grads["synth_b"].fill(0)
                     if not last and g_override is None:
                         g = synth.predict(h)
             ls = l + sgw * g if sgw != 0 else l
@@ -159,10 +159,12 @@ class BPLambdaRNN(SequenceLearner):
                 rec["LS"].append(ls.copy())
                 rec["g"].append(g.copy())
                 rec["l"].append(l.copy())
+            if step_mode:  # online: the RNN and readout learn at every step too
+                self.apply({k: v for k, v in grads.items() if not k.startswith("synth_")})
+                for k, v in grads.items():
+                    v.fill(0)
+                W_hhT = np.ascontiguousarray(p["W_hh"].T)
             g_prev, a_prev, h_prev = g, a, h
-        if step_mode:
-            self.apply(grads)
-            grads = self._zero_grads()
         info = {"mse": self._mse(yhats, ys)}
         if record:
             info.update({k: np.array(v) for k, v in rec.items()})
