@@ -16,8 +16,9 @@
 // frozen (so each lane keeps its own k and no accuracy is lost to extra
 // contractions). The exp chain is masked per lane. Guards: |z|^2 is floored at
 // min_modulus^2 inside the log; lanes needing more than 64 logs or exps, and
-// non-finite inputs, give NaN; an exp chain that overflows gives inf (+0i
-// when the overflowing value was real, else inf imaginary part too).
+// non-finite inputs, give NaN; an exp chain that overflows at exp(a + ib)
+// gives (sign(cos b) inf, sign(sin b) inf), with 0 for a zero cos/sin (so a
+// real overflow is inf + 0i); the derivatives take the same value.
 #pragma once
 
 #include <algorithm>

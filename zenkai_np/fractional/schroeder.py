@@ -11,8 +11,9 @@ Singular points: chi blows up on the forward orbit of 0, {0, 1, e, e^e, ...};
 near them exp^(n) swings wildly (a true property of the function). Guards:
 ``min_modulus`` floors |z| inside the log (exact zeros such as log(1) = 0 do
 not give -inf); more than 64 logs or exps (never reached for finite input of
-moderate size), NaN or inf input give NaN; an exp chain that overflows gives
-``inf + 0j`` when the overflowing value was real, ``inf + infj`` otherwise.
+moderate size), NaN or inf input give NaN; an exp chain that overflows at
+exp(a + ib) gives ``sign(cos b) inf + sign(sin b) inf j`` (zero parts stay
+zero, so a real overflow is ``inf + 0j``), and so do its derivatives.
 """
 from __future__ import annotations
 
