@@ -6,6 +6,7 @@ vanilla-RNN and LSTM learners, the BPTT / truncated BPTT / DNI baselines and
 the line-drawing toy task.
 """
 from .baselines import DNIRNN, TruncatedBPTTRNN, windows
+from .lstm import LSTM, BPLambdaLSTM
 from .model import VanillaRNN
 from .rnn import BPLambdaRNN
 from .synthesiser import LinearSynthesiser, clip_unit_norm
@@ -14,7 +15,7 @@ from .traces import (EligibilityTrace, limit_blas_threads, trace_add_diag, trace
                      trace_shape, trace_step)
 
 __all__ = [
-    "BPLambdaRNN", "DNIRNN", "EligibilityTrace", "LinearSynthesiser", "TruncatedBPTTRNN",
+    "BPLambdaLSTM", "BPLambdaRNN", "DNIRNN", "LSTM", "EligibilityTrace", "LinearSynthesiser", "TruncatedBPTTRNN",
     "VanillaRNN", "clip_unit_norm", "future_gradients", "lambda_targets", "limit_blas_threads",
     "td_errors", "trace_add_diag", "trace_contract", "trace_shape", "trace_step", "windows",
 ]

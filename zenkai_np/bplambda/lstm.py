@@ -1,0 +1,181 @@
+"""BP(λ) for an LSTM with the exact state Jacobian (spec §1.7, variant (a) done exactly).
+
+Gates (i, f, g, o) = (σ, σ, tanh, σ)(x_t W_x + h_{t−1} W_h + b), W_x (I, 4H),
+W_h (H, 4H); ``c_t = f c_{t−1} + i g``, ``h_t = o tanh(c_t)``. The state is
+``s_t = [h_t, c_t]`` (S = 2H); the synthesiser reads s_t (D = 2H) and predicts
+``∂L_{>t}/∂s_t``. The Jacobian ``J_t = ∂s_t/∂s_{t−1}`` (B, 2H, 2H) is exact:
+
+    ∂c/∂h' = diag(g i(1−i)) W_iᵀ + diag(c' f(1−f)) W_fᵀ + diag(i(1−g²)) W_gᵀ
+    ∂c/∂c' = diag(f)
+    ∂h/∂h' = diag(tanh(c) o(1−o)) W_oᵀ + diag(o(1−tanh²c)) ∂c/∂h'   (output-gate path kept)
+    ∂h/∂c' = diag(o(1−tanh²c) f)
+
+and the immediate loss gradient is ``l_t = [e_t W_outᵀ, 0]`` (the loss reads
+h_t only; no doubled cell target). The LSTM weights learn from the one-step
+signal ``LS_t = l_t + sg_weight · g(s_t)`` through the immediate derivative
+``∂s_t/∂Ψ`` (s_{t−1} held fixed), so an exact g gives the BPTT gradient. The
+traces use the explicit per-sample Jacobian path of the kernels.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _traces
+from .._threads import resolve_n_threads
+from .._validation import check_random_state
+from ._learner import SequenceLearner
+from .rnn import _unit_interval
+from .synthesiser import LinearSynthesiser, clip_unit_norm
+
+__all__ = ["LSTM", "BPLambdaLSTM"]
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+class LSTM:
+    """LSTM parameters, cell, exact Jacobian and immediate parameter gradients."""
+
+    rnn_keys = ("W_x", "W_h", "b")
+
+    def __init__(self, n_in, n_hidden, n_out, *, dtype=np.float64, rng=None):
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+        rng = check_random_state(rng)
+        H = int(n_hidden)
+        k = 1 / np.sqrt(H)
+        u = lambda *shape: rng.uniform(-k, k, shape).astype(dtype)  # noqa: E731
+        self.n_in, self.n_hidden, self.n_out = int(n_in), H, int(n_out)
+        self.dtype = dtype
+        self.params = {"W_x": u(n_in, 4 * H), "W_h": u(H, 4 * H), "b": u(4 * H) + u(4 * H),
+                       "W_out": u(H, n_out), "b_out": u(n_out)}
+
+    def cell(self, x, h_prev, c_prev):
+        """Returns (h, c, cache) for one step; cache holds gates and tanh(c)."""
+        p, H = self.params, self.n_hidden
+        z = x @ p["W_x"] + h_prev @ p["W_h"] + p["b"]
+        i, f, o = _sig(z[:, :H]), _sig(z[:, H:2 * H]), _sig(z[:, 3 * H:])
+        g = np.tanh(z[:, 2 * H:3 * H])
+        c = f * c_prev + i * g
+        tc = np.tanh(c)
+        h = o * tc
+        return h, c, (i, f, g, o, tc, c_prev)
+
+    def run(self, X):
+        """Time-major h, c (T, B, H) and ŷ (T, B, O)."""
+        B, T, _ = X.shape
+        H = self.n_hidden
+        hs = np.empty((T, B, H), self.dtype)
+        cs = np.empty((T, B, H), self.dtype)
+        h = c = np.zeros((B, H), self.dtype)
+        for t in range(T):
+            h, c, _ = self.cell(X[:, t], h, c)
+            hs[t], cs[t] = h, c
+        return hs, cs, hs @ self.params["W_out"] + self.params["b_out"]
+
+    def predict(self, X):
+        return self.run(X)[2].transpose(1, 0, 2)
+
+    def jacobian(self, cache):
+        """Exact ∂[h_t, c_t]/∂[h_{t−1}, c_{t−1}]: (B, 2H, 2H)."""
+        i, f, g, o, tc, c_prev = cache
+        H = self.n_hidden
+        Wh = self.params["W_h"]
+        Wi, Wf, Wg, Wo = (Wh[:, k * H:(k + 1) * H].T for k in range(4))
+        dc_dh = ((g * i * (1 - i))[:, :, None] * Wi + (c_prev * f * (1 - f))[:, :, None] * Wf
+                 + (i * (1 - g * g))[:, :, None] * Wg)
+        dh_dc = o * (1 - tc * tc)                       # ∂h_t/∂c_t
+        B = i.shape[0]
+        J = np.zeros((B, 2 * H, 2 * H), self.dtype)
+        J[:, :H, :H] = (tc * o * (1 - o))[:, :, None] * Wo + dh_dc[:, :, None] * dc_dh
+        idx = np.arange(H)
+        J[:, idx, H + idx] = dh_dc * f
+        J[:, H:, :H] = dc_dh
+        J[:, H + idx, H + idx] = f
+        return J
+
+    def immediate_grads(self, x, h_prev, cache, ls, grads):
+        """Add LS_t · ∂s_t/∂Ψ (s_{t−1} fixed) to grads; ls (B, 2H) = (LS^h, LS^c)."""
+        i, f, g, o, tc, c_prev = cache
+        H = self.n_hidden
+        lh, lc = ls[:, :H], ls[:, H:]
+        sc = lc + lh * o * (1 - tc * tc)
+        dz = np.concatenate([sc * g * i * (1 - i), sc * c_prev * f * (1 - f),
+                             sc * i * (1 - g * g), lh * tc * o * (1 - o)], axis=1)
+        grads["W_x"] += x.T @ dz
+        grads["W_h"] += h_prev.T @ dz
+        grads["b"] += dz.sum(axis=0)
+
+
+class BPLambdaLSTM(SequenceLearner):
+    """BP(λ) learner of an :class:`LSTM` (same parameters as :class:`BPLambdaRNN`)."""
+
+    uses_synthesiser = True
+
+    def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0, lr_rnn=1e-3,
+                 lr_readout=1e-3, lr_synth=1e-4, readout=None, n_threads=None):
+        self.gamma = _unit_interval("gamma", gamma)
+        self.lam = _unit_interval("lam", lam)
+        self.sg_weight = float(sg_weight)
+        self.clip = clip
+        self.n_threads = resolve_n_threads(n_threads)
+        H = model.n_hidden
+        self.synth = LinearSynthesiser(2 * H, 2 * H, model.dtype)
+        super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
+                         readout=readout)
+
+    def _pass(self, X, Y, mask, *, g_override=None, record=False):
+        model, synth, dt = self.model, self.synth, self.dtype
+        B, T, _ = X.shape
+        H = model.n_hidden
+        S = 2 * H
+        E = np.zeros((S, B, S, S + 1), dt)
+        dtheta = np.empty((S, S + 1), dt)
+        u = np.ones((B, S + 1), dt)
+        empty = np.empty(0, dt)
+        gamma, sgw = dt.type(self.gamma), dt.type(self.sg_weight)
+        grads = self._zero_grads()
+        zeros = np.zeros((B, S), dt)
+        h = c = np.zeros((B, H), dt)
+        s_prev = J_prev = g_prev = None
+        yhats, ys, rec = [], [], {"delta": [], "LS": []}
+        for t in range(T):
+            h_prev = h
+            h, c, cache = model.cell(X[:, t], h_prev, c)
+            s = np.concatenate([h, c], axis=1)
+            J = model.jacobian(cache)
+            l = zeros.copy()
+            if mask[t]:
+                yhat, l[:, :H] = self._readout(h, Y[:, t], B, grads)
+                yhats.append(yhat)
+                ys.append(Y[:, t])
+            if t == T - 1:
+                g = zeros
+            elif g_override is not None:
+                g = np.asarray(g_override[t], dt)
+            else:
+                g = synth.predict(s)
+            if t >= 1:
+                delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
+                u[:, :S] = s_prev
+                _traces.trace_step(E, empty, empty, J_prev, self.gamma * self.lam, u,
+                                   np.ascontiguousarray(delta), 1.0 / B, dtheta,
+                                   self.n_threads)
+                if not np.isfinite(dtheta).all():
+                    raise FloatingPointError(f"BP(lambda) trace diverged at step {t}")
+                sg = synth.grads_from_theta(dtheta)
+                grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
+                grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
+                if record:
+                    rec["delta"].append(delta.copy())
+            ls = l + sgw * g
+            model.immediate_grads(X[:, t], h_prev, cache, ls, grads)
+            if record:
+                rec["LS"].append(ls.copy())
+            s_prev, J_prev, g_prev = s, J, g
+        info = {"mse": self._mse(yhats, ys)}
+        if record:
+            info.update({k: np.array(v) for k, v in rec.items()})
+        return grads, info
