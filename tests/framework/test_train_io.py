@@ -238,3 +238,18 @@ def test_container_state_and_protocol_methods():
     # step_x without accumulate walks the container first
     xt = m.step_x(x, out, st)
     assert xt.shape == x.shape
+
+
+def test_mixed_dtypes_in_a_sequential_are_rejected():
+    with pytest.raises(TypeError, match=r"machines\[1\] computes in float32"):
+        zk.Sequential(zk.GradLearner(zk.Linear(2, 3)),
+                      zk.GradLearner(zk.Linear(3, 1, dtype=np.float32)))
+
+
+def test_fit_with_blas_threads_gives_the_same_result():
+    x, y = data()
+    h1 = zk.fit(net(), x, y, loss=zk.CrossEntropyLoss(), epochs=2, rng=0)
+    h2 = zk.fit(net(), x, y, loss=zk.CrossEntropyLoss(), epochs=2, rng=0, blas_threads=1)
+    np.testing.assert_allclose(h1.loss, h2.loss, rtol=1e-12)
+    with pytest.raises(ValueError, match="blas_threads must be >= 1"):
+        zk.fit(net(), x, y, loss=zk.CrossEntropyLoss(), blas_threads=0)

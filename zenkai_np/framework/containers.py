@@ -106,7 +106,20 @@ class _Container(LearningMachine):
 
 
 class Sequential(_Container):
-    """Machines applied one after the other: ``Sequential(m1, m2, ...)``."""
+    """Machines applied one after the other: ``Sequential(m1, m2, ...)``.
+
+    ``forward(x, state)`` records every machine's input, output and sub-state.
+    ``accumulate(x, t, state)`` performs the whole reverse walk: each machine,
+    last to first, runs its learning methods in its own learning mode with the
+    target handed back by its successor (so machines in the default mode are
+    already updated when it returns).  ``step`` applies the steps that
+    ``LMode.DEFERRED`` machines left to the container; ``step_x`` returns the
+    input target the walk computed for the first machine.
+    ``learn(x, t, loss)`` = forward, loss -> output target, walk, step (without
+    computing the unused input target of the first machine).
+
+    Consecutive machines must agree on feature counts and dtype (checked here).
+    """
 
     def __init__(self, *machines):
         super().__init__()
@@ -123,6 +136,11 @@ class Sequential(_Container):
                                  f"but machines[{prev_i}] produces {prev_out}")
             if m.n_out is not None:
                 prev_out, prev_i = m.n_out, i
+        dts = [(i, m.dtype) for i, m in enumerate(machines) if m.dtype is not None]
+        for (i, a), (j, b) in zip(dts, dts[1:]):
+            if a != b:
+                raise TypeError(f"machines[{j}] computes in {b} but machines[{i}] in {a}; "
+                                f"use one dtype throughout (no silent casts)")
         self.machines = list(machines)
         self.n_in = next((m.n_in for m in machines if m.n_in is not None), None)
         self.n_out = prev_out

@@ -101,7 +101,8 @@ def evaluate(model, x, y, loss=None, metrics=("accuracy",), batch_size=1024):
 
 
 def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
-        callback=None, verbose=0, validation_data=None, metrics=None, drop_last=False):
+        callback=None, verbose=0, validation_data=None, metrics=None, drop_last=False,
+        blas_threads=None):
     """Train ``model`` (a LearningMachine) on ``(x, y)``; returns a :class:`History`.
 
     Each epoch shuffles the samples (``rng``: seed or Generator, normalised by
@@ -115,7 +116,26 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
     averaged over the epoch's batches; with ``validation_data=(xv, yv)`` the
     loss and metrics are also computed on it (keys ``val_loss``, ``val_<name>``).
     ``verbose >= 1`` prints one line per epoch.
+
+    ``blas_threads``: limit BLAS to this many threads while training (needs
+    ``threadpoolctl``; ignored without it).  Use 1 when layers interleave the
+    library's OpenMP kernels with NumPy matmuls, to avoid oversubscription.
     """
+    if blas_threads is not None:
+        if not isinstance(blas_threads, (int, np.integer)) or isinstance(blas_threads, bool):
+            raise TypeError(f"blas_threads must be an int, got {type(blas_threads).__name__}")
+        if blas_threads < 1:
+            raise ValueError(f"blas_threads must be >= 1, got {blas_threads}")
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            threadpool_limits = None
+        if threadpool_limits is not None:
+            with threadpool_limits(int(blas_threads), user_api="blas"):
+                return fit(model, x, y, loss=loss, epochs=epochs, batch_size=batch_size,
+                           rng=rng, shuffle=shuffle, callback=callback, verbose=verbose,
+                           validation_data=validation_data, metrics=metrics,
+                           drop_last=drop_last)
     if not isinstance(model, LearningMachine):
         raise TypeError(f"model must be a LearningMachine, got {type(model).__name__}")
     if loss is None or not hasattr(loss, "value_and_grad"):
