@@ -394,3 +394,25 @@ def test_graph_with_skip_equals_backprop_of_the_sum():
     np.testing.assert_allclose(g.nodes["b"][0].grads["W"], a.T @ gs, rtol=1e-10)
     np.testing.assert_allclose(g.nodes["h"][0].grads["W"], x.T @ gh, rtol=1e-10)
     np.testing.assert_allclose(g.step_x(x, t, st), x - gx, rtol=1e-10)
+
+
+def test_x_lr_does_not_modify_the_incoming_gradient():
+    m = zk.GradLearner(zk.Identity(), x_lr=0.5)
+    x = np.zeros((2, 3))
+    st = State()
+    m.forward(x, st)
+    gy = np.ones((2, 3))
+    np.testing.assert_array_equal(m.grad_x(x, gy, st), 0.5)
+    np.testing.assert_array_equal(gy, 1.0)
+
+
+def test_single_machine_learn_equals_one_sgd_step():
+    rng = np.random.default_rng(12)
+    lin = zk.Linear(3, 2, rng=0)
+    m = zk.GradLearner(lin, zk.SGD(lr=0.1))
+    x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    W0 = lin.W.copy()
+    v = m.learn(x, t, zk.MSELoss())
+    y0 = x @ W0
+    np.testing.assert_allclose(v, 0.5 * ((y0 - t) ** 2).sum() / 4, rtol=1e-12)
+    np.testing.assert_allclose(lin.W, W0 - 0.1 * x.T @ ((y0 - t) / 4), rtol=1e-12)

@@ -83,6 +83,8 @@ Rules for layers:
   not use the names ``y``, ``context`` or names starting with ``_``) when it is
   not None; ``vjp_x``/``vjp_params`` receive the same state.
 * keep the input's dtype (float32 in -> float32 compute, no silent upcasting).
+* never modify ``x``, ``y`` or ``gy`` in place (they are recorded or shared);
+  a VJP may return ``gy`` itself (identity-like layers do).
 * optionally ``forward_population(x, params)``: ``params`` carry a leading
   population axis ``P``; return ``(P, N, n_out)`` in one batched call (the base
   class falls back to a Python loop).  Needed by ES/GA/hill-climbing learners.
@@ -302,15 +304,15 @@ class LearningMachine:
         if state is None:
             state = State()
         y = self.forward(x, state)
-        value = None
+        value = g = None
         if loss is not None:
             value, g = loss.value_and_grad(y, t)
             t = y - g
         ctx = state.get("context")
         if ctx is None:
             ctx = state.context = Context()
-        ctx.set(y, t, None)
-        run_machine(self, x, t, state, need_x=False)
+        ctx.set(y, t, g)
+        run_machine(self, x, t, state, need_x=False, g=g)
         if self.lmode == LMode.DEFERRED:
             self.step(x, t, state)
         return value
@@ -372,8 +374,8 @@ class LearningMachine:
 def run_machine(m, x, t, state, need_x=True, g=None, deferred=None):
     """Run one machine's learning methods in its learning mode.
 
-    Exactly one of ``t`` (target) and ``g`` (output gradient, gradient channel)
-    is given.  Returns ``(x_target, gx)``: for gradient-channel machines
+    ``t`` (target) or ``g`` (output gradient, gradient channel) or both are
+    given; gradient-channel machines use ``g`` when present, others ``t``.  Returns ``(x_target, gx)``: for gradient-channel machines
     ``gx`` (so the input target is ``x - gx``), else ``x_target``.  With
     ``need_x=False`` no input target is computed.  Deferred steps are appended
     to ``deferred`` as ``(machine, x, t, state)`` (or skipped when it is None,

@@ -92,7 +92,7 @@ class GradLearner(LearningMachine):
     def grad_x(self, x, gy, state):
         gx = self.layer.vjp_x(x, state.y, gy, state)
         if self.x_lr != 1.0:
-            gx *= self.x_lr
+            gx = gx * self.x_lr      # not in place: a VJP may return gy itself
         return gx
 
     # -- target channel ----------------------------------------------------
