@@ -1,0 +1,198 @@
+"""FracExp / FracExpLinear layers: values against the kernels, VJPs against
+finite differences (Abel and Schröder), product units, domain handling,
+per-parameter learning rates and training under learners of the framework."""
+import numpy as np
+import pytest
+
+import zenkai_np
+from zenkai_np import GradLearner, Sequential, State
+from zenkai_np.fractional import fracexp_schroeder
+from zenkai_np.fractional.layers import FRACEXP_VARIANTS, FracExp, FracExpLinear
+from zenkai_np.framework.optim import SGD, Adam
+
+
+def loss_and_grads(layer, x, w):
+    """L = sum(w * y); analytic dL/dx and dL/dparams from the layer's VJPs."""
+    st = State()
+    y = layer.forward(x, st)
+    gy = w.astype(y.dtype)
+    return float((w * y).sum()), layer.vjp_x(x, y, gy, st), layer.vjp_params(x, y, gy, st)
+
+
+def fd_check(layer, x, w, h=1e-6, tol=1e-5):
+    _, gx, gp = loss_and_grads(layer, x, w)
+    f = lambda: float((w * layer.forward(x)).sum())
+    # input
+    for idx in np.ndindex(*x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        fp = f()
+        x[idx] = old - h
+        fm = f()
+        x[idx] = old
+        fd = (fp - fm) / (2 * h)
+        assert abs(fd - gx[idx]) <= tol * max(1.0, abs(fd)), ("x", idx, fd, gx[idx])
+    for name, p in layer.params.items():
+        for idx in np.ndindex(*p.shape):
+            old = p[idx]
+            p[idx] = old + h
+            fp = f()
+            p[idx] = old - h
+            fm = f()
+            p[idx] = old
+            fd = (fp - fm) / (2 * h)
+            assert abs(fd - gp[name][idx]) <= tol * max(1.0, abs(fd)), (name, idx, fd,
+                                                                         gp[name][idx])
+
+
+@pytest.mark.parametrize("variant", sorted(FRACEXP_VARIANTS))
+@pytest.mark.parametrize("method", ["abel", "schroeder"])
+def test_fracexp_vjp(variant, method):
+    rng = np.random.default_rng(11)
+    layer = FracExp(4, variant=variant, method=method, n_init=0.3, n_std=0.2, rng=1)
+    # positive inputs away from the Abel knots (psi integer) and the Schröder orbit
+    x = rng.uniform(1.2, 2.4, (5, 4))
+    x[x > 2.5] = 2.4
+    w = rng.normal(size=(5, 4))
+    fd_check(layer, x, w)
+
+
+def test_fracexp_values_match_kernels():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.2, 3, (6, 3))
+    n = np.array([-0.5, 0.2, 0.9])
+    layer = FracExp(3, n_init=n)
+    np.testing.assert_array_equal(layer.forward(x), zenkai_np.fracexp(x, n))
+    layer = FracExp(3, n_init=n, method="schroeder")
+    np.testing.assert_array_equal(layer.forward(x), fracexp_schroeder(x, n).real)
+    s = FracExp(3, variant="abel_sigm_abel", n_init=n)
+    sig = 1 / (1 + np.exp(-zenkai_np.fracexp(x, n)))
+    np.testing.assert_allclose(s.forward(x), zenkai_np.fracexp(sig + 0.05, n), rtol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["abel", "schroeder"])
+@pytest.mark.parametrize("squash", [None, "sigmoid", "softplus"])
+def test_fracexp_linear_vjp(method, squash):
+    rng = np.random.default_rng(3)
+    layer = FracExpLinear(3, 2, method=method, n_in_init=[-0.4, 0.3, 0.6],
+                          n_out_init=[0.35, -0.3], input_squash=squash, rng=4, init_scale=0.5)
+    layer.params["b"][:] = [1.3, 1.6]
+    x = rng.uniform(1.2, 2.3, (4, 3))
+    w = rng.normal(size=(4, 2))
+    fd_check(layer, x, w, tol=2e-5)
+
+
+def test_schroeder_linear_follows_the_complex_rule():
+    # y = Re exp^(n_out)(W^T exp^(n_in)(x) + b), against a direct complex evaluation
+    rng = np.random.default_rng(5)
+    layer = FracExpLinear(2, 3, method="schroeder", n_in_init=0.5, n_out_init=-0.4, rng=6)
+    x = rng.uniform(0.2, 0.8, (7, 2))
+    u = fracexp_schroeder(x, layer.params["n_in"])
+    s = u @ layer.params["W"] + layer.params["b"]
+    np.testing.assert_allclose(layer.forward(x),
+                               fracexp_schroeder(s, layer.params["n_out"]).real, rtol=1e-13)
+
+
+def test_product_unit():
+    # n_in = -1, n_out = 1: e^b prod x^W, for both constructions
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0.3, 3, (10, 2))
+    for method in ("abel", "schroeder"):
+        layer = FracExpLinear(2, 1, method=method, n_in_init=-1.0, n_out_init=1.0)
+        layer.params["W"][:] = [[1.0], [1.0]]
+        layer.params["b"][:] = 0.0
+        np.testing.assert_allclose(layer.forward(x)[:, 0], x[:, 0] * x[:, 1], rtol=1e-12)
+        layer.params["W"][:] = [[2.0], [-1.0]]
+        layer.params["b"][:] = 0.5
+        np.testing.assert_allclose(layer.forward(x)[:, 0],
+                                   np.exp(0.5) * x[:, 0] ** 2 / x[:, 1], rtol=1e-12)
+    # n = 0: a linear layer
+    lin = FracExpLinear(2, 1)
+    np.testing.assert_allclose(lin.forward(x), x @ lin.params["W"] + lin.params["b"],
+                               rtol=1e-14)
+
+
+def test_domain_clamp_and_nan_mode():
+    x = np.array([[-0.5, 0.5, 2.0]])
+    layer = FracExp(3, n_init=-1.0)  # log: needs x > 0
+    st = State()
+    y = layer.forward(x, st)
+    assert y[0, 0] == pytest.approx(np.log(1e-6))
+    np.testing.assert_allclose(y[0, 1:], np.log([0.5, 2.0]), rtol=1e-14)
+    gx = layer.vjp_x(x, y, np.ones_like(y), st)
+    gn = layer.vjp_params(x, y, np.ones_like(y), st)["n"]
+    assert gx[0, 0] == 0 and gn[0] == 0  # no gradient through the clamp
+    assert np.all(np.isfinite(gx)) and np.all(np.isfinite(gn))
+    raw = FracExp(3, n_init=-1.0, domain="nan")
+    assert np.isnan(raw.forward(x)[0, 0])
+    # squashing keeps every input in the domain: no clamp needed
+    sq = FracExp(3, variant="sigm_abel", n_init=-1.0, domain="nan")
+    assert np.all(np.isfinite(sq.forward(np.array([[-30.0, 0.0, 30.0]]))))
+    lin = FracExpLinear(3, 2, n_in_init=-1.0, n_out_init=1.0, input_squash="softplus",
+                        domain="nan")
+    assert np.all(np.isfinite(lin.forward(np.array([[-5.0, 0.0, 5.0]]))))
+
+
+def test_n_learning_rate_option_and_training_under_grad_learner():
+    layer = FracExpLinear(2, 1, n_in_init=-0.5, n_out_init=0.5, n_lr=0.0, rng=0)
+    assert layer.param_options == {"n_in": {"lr": 0.0}, "n_out": {"lr": 0.0}}
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 2, (64, 2))
+    t = x[:, :1] * x[:, 1:]
+    model = Sequential(GradLearner(layer, SGD(lr=0.01)))
+    n0 = (layer.params["n_in"].copy(), layer.params["n_out"].copy())
+    w0 = layer.params["W"].copy()
+    loss = zenkai_np.MSELoss()
+    model.learn(x, t, loss)
+    np.testing.assert_array_equal(layer.params["n_in"], n0[0])  # lr 0: frozen
+    np.testing.assert_array_equal(layer.params["n_out"], n0[1])
+    assert not np.array_equal(layer.params["W"], w0)
+
+
+def test_learning_moves_toward_a_product():
+    # one product unit learns y = x1 x2 from n = 0 (additive) under Adam
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.5, 2, (256, 2))
+    t = x[:, :1] * x[:, 1:]
+    layer = FracExpLinear(2, 1, n_in_init=0.0, n_out_init=0.0, rng=2)
+    model = Sequential(GradLearner(layer, Adam(lr=0.02)))
+    loss = zenkai_np.MSELoss()
+    first = model.learn(x, t, loss)
+    for _ in range(1500):
+        last = model.learn(x, t, loss)
+    assert last < 0.05 * first
+    assert layer.params["n_out"][0] > 0.5  # moved from addition toward multiplication
+
+
+def test_float32_layers_keep_dtype():
+    x = np.random.default_rng(0).uniform(0.5, 2, (4, 3)).astype(np.float32)
+    for method in ("abel", "schroeder"):
+        lin = FracExpLinear(3, 2, method=method, n_in_init=-0.5, n_out_init=0.5,
+                            dtype=np.float32)
+        st = State()
+        y = lin.forward(x, st)
+        assert y.dtype == np.float32
+        assert lin.vjp_x(x, y, np.ones_like(y), st).dtype == np.float32
+        assert all(g.dtype == np.float32
+                   for g in lin.vjp_params(x, y, np.ones_like(y), st).values())
+        fe = FracExp(3, variant="sigm_abel", method=method, dtype=np.float32)
+        assert fe.forward(x).dtype == np.float32
+    with pytest.raises(TypeError, match="dtype"):
+        FracExp(3).forward(x)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="variant"):
+        FracExp(3, variant="nope")
+    with pytest.raises(ValueError, match="method"):
+        FracExpLinear(2, 2, method="nope")
+    with pytest.raises(ValueError, match="domain"):
+        FracExp(3, domain="wrap")
+    with pytest.raises(TypeError, match="units"):
+        FracExp(2.5)
+    with pytest.raises(ValueError, match="n_in"):
+        FracExpLinear(0, 2)
+    with pytest.raises(ValueError, match="n_init"):
+        FracExp(3, n_init=[1.0, 2.0])
+    with pytest.raises(ValueError, match="x"):
+        FracExp(3).forward(np.ones((2, 4)))
