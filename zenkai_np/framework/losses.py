@@ -87,9 +87,10 @@ class CrossEntropyLoss(Loss):
     def value_and_grad(self, y, t):
         _check_y(y)
         n, k = y.shape
-        z = y - y.max(axis=1, keepdims=True)
+        # ufunc reductions directly: this runs once per batch, keep it lean
+        z = np.subtract(y, np.maximum.reduce(y, axis=1, keepdims=True))
         e = np.exp(z)
-        s = e.sum(axis=1)
+        s = np.add.reduce(e, axis=1)
         logs = np.log(s)
         if t.ndim == 1:
             if t.shape[0] != n:
@@ -97,13 +98,13 @@ class CrossEntropyLoss(Loss):
             if t.dtype.kind not in "iub":
                 raise TypeError(f"t: integer labels expected for 1-D targets, got dtype "
                                 f"{t.dtype}")
-            if t.min() < 0:
+            if t.dtype.kind == "i" and np.minimum.reduce(t) < 0:
                 raise ValueError(f"t: labels must lie in [0, {k}), got {t.min()}")
             rows = self._rows.get(n)
             if rows is None:
                 rows = self._rows[n] = np.arange(n)
             try:
-                total = float(logs.sum() - z[rows, t].sum())
+                total = float(np.add.reduce(logs) - np.add.reduce(z[rows, t]))
             except IndexError:
                 raise ValueError(f"t: labels must lie in [0, {k}), got {t.max()}") from None
             e /= s[:, None]
