@@ -45,6 +45,14 @@ constexpr std::ptrdiff_t kChunkRows = 256;     // rows per BLAS call
 constexpr std::ptrdiff_t kMaxBlocks = 16;      // accumulators alive at once
 constexpr std::ptrdiff_t kMinBlockRows = 4096;
 constexpr int kMaxN = 64;                      // bound on order - 2
+// Gram mode with several directions and small d: accumulate the pair products
+// x_a x_b (a <= b) of each row once per chunk and do one GEMM for all R
+// directions instead of 2R rank-k updates.
+constexpr std::ptrdiff_t kMaxPairs = 1024;
+
+inline bool use_pair_gram(int d, int R) {
+  return R >= 2 && (std::ptrdiff_t)d * (d + 1) / 2 <= kMaxPairs;
+}
 
 inline std::ptrdiff_t block_rows_for(std::ptrdiff_t N) {
   std::ptrdiff_t b = std::max<std::ptrdiff_t>(kMinBlockRows, (N + kMaxBlocks - 1) / kMaxBlocks);
@@ -61,9 +69,9 @@ struct ContractOut {
 };
 
 struct BlockAccum {
-  std::vector<double> sums, b1, b0, A, P, c;
+  std::vector<double> sums, b1, b0, A, Apair, P, c;
   // workspace
-  std::vector<double> Xd, S, W0, W1, W2, Xp, Xn, XB, Y;
+  std::vector<double> Xd, S, W0, W1, W2, Xp, Xn, XB, Y, Pc;
 };
 
 template <class T>
@@ -78,12 +86,17 @@ void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, cons
   const std::ptrdiff_t nblocks = (N + brows - 1) / brows;
   const std::ptrdiff_t L = kChunkRows;
   const std::ptrdiff_t dd = (std::ptrdiff_t)d * d;
+  const bool pairs = gram && use_pair_gram(d, R);
+  const int npairs = d * (d + 1) / 2;
   std::vector<BlockAccum> acc(nblocks);
   for (auto& a : acc) {  // allocate everything before the parallel region
     a.sums.assign(3 * R, 0.0);
     a.b1.assign((std::ptrdiff_t)R * d, 0.0);
     if (want_b0) a.b0.assign((std::ptrdiff_t)R * d, 0.0);
-    if (gram) {
+    if (gram && pairs) {
+      a.Apair.assign(R * npairs, 0.0);
+      a.Pc.resize(L * npairs);
+    } else if (gram) {
       a.A.assign(R * dd, 0.0);
       a.Xp.resize(L * d);
       a.Xn.resize(L * d);
@@ -138,7 +151,12 @@ void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, cons
       if (want_b0)
         blas::gemm_rm<double>(false, false, R, d, ilen, 1.0, a.W0.data(), ilen, Xc, d, 1.0,
                               a.b0.data(), d);
-      if (gram) {
+      if (pairs) {
+        // Apair (R x npairs) += W0 (R x len) Pc (len x npairs)
+        ZK_ISA_CALL(pair_products, Xc, len, d, a.Pc.data());
+        blas::gemm_rm<double>(false, false, R, npairs, ilen, 1.0, a.W0.data(), ilen,
+                              a.Pc.data(), npairs, 1.0, a.Apair.data(), npairs);
+      } else if (gram) {
         for (int q = 0; q < R; ++q) {
           std::ptrdiff_t np = 0, nn = 0;
           ZK_ISA_CALL(split_scaled_rows, Xc, a.W0.data() + q * len, len, d, a.Xp.data(),
@@ -176,7 +194,18 @@ void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, cons
   reduce(out.sums, &BlockAccum::sums);
   reduce(out.b1, &BlockAccum::b1);
   if (want_b0) reduce(out.b0, &BlockAccum::b0);
-  if (gram) reduce(out.A, &BlockAccum::A);
+  if (pairs) {
+    std::vector<double> tmp(R * (std::ptrdiff_t)npairs);
+    reduce(tmp.data(), &BlockAccum::Apair);
+    for (int q = 0; q < R; ++q) {
+      const double* src = tmp.data() + q * (std::ptrdiff_t)npairs;
+      double* Aq = out.A + q * dd;
+      for (int i = 0; i < d; ++i)
+        for (int j = i; j < d; ++j) Aq[(std::ptrdiff_t)i * d + j] = *src++;
+    }
+  } else if (gram) {
+    reduce(out.A, &BlockAccum::A);
+  }
   if (apply) {
     reduce(out.P, &BlockAccum::P);
     reduce(out.c, &BlockAccum::c);

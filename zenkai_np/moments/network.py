@@ -1,0 +1,58 @@
+"""The one-hidden-layer bias-free ReLU network f(x) = Σ_i a_i relu(<w_i, x>) and its L-BFGS fit.
+
+Shapes: X (N, d), a (k,), W (k, d) (one row per neuron). The loss is scaled by
+mean(y²) so that tolerances are unit-free:
+L = ½ mean((f(X) − y)²) / mean(y²).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+
+__all__ = ["relu_net_predict", "relu_net_loss_grad", "fit_relu_net_lbfgs", "to_unit_neurons"]
+
+
+def relu_net_predict(X, a, W):
+    """f(X) = relu(X Wᵀ) a, shape (N,)."""
+    return np.maximum(X @ W.T, 0.0) @ a
+
+
+def relu_net_loss_grad(X, y, a, W, scale=None):
+    """(L, ∂L/∂a (k,), ∂L/∂W (k, d)) of L = ½ mean((relu(XWᵀ)a − y)²)/scale."""
+    N = X.shape[0]
+    if scale is None:
+        scale = max(float(np.mean(y * y)), np.finfo(float).tiny)
+    pre = X @ W.T
+    h = np.maximum(pre, 0.0)
+    res = h @ a - y
+    loss = 0.5 * float(res @ res) / (N * scale)
+    ga = h.T @ res / (N * scale)
+    gW = ((res[:, None] * a[None, :]) * (pre > 0)).T @ X / (N * scale)
+    return loss, ga, gW
+
+
+def fit_relu_net_lbfgs(X, y, a, W, *, maxiter=1000, gtol=1e-12, scale=None):
+    """L-BFGS over (a, W) from the given start (scipy.optimize, ftol = 0).
+
+    Returns ``(a, W, loss, n_iter)``; the inputs are not modified.
+    """
+    k, d = W.shape
+    if scale is None:
+        scale = max(float(np.mean(y * y)), np.finfo(float).tiny)
+
+    def fun(theta):
+        loss, ga, gW = relu_net_loss_grad(X, y, theta[:k], theta[k:].reshape(k, d), scale)
+        return loss, np.concatenate([ga, gW.ravel()])
+
+    theta0 = np.concatenate([np.asarray(a, float), np.asarray(W, float).ravel()])
+    res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
+                   options={"maxiter": int(maxiter), "gtol": gtol, "ftol": 0.0,
+                            "maxcor": 20, "maxls": 50})
+    return res.x[:k].copy(), res.x[k:].reshape(k, d).copy(), float(res.fun), int(res.nit)
+
+
+def to_unit_neurons(a, W):
+    """Rescale (a_i, w_i) to (a_i ‖w_i‖, w_i/‖w_i‖) (positive homogeneity of relu)."""
+    norms = np.linalg.norm(W, axis=1)
+    safe = np.where(norms > 0, norms, 1.0)
+    return a * norms, W / safe[:, None]
