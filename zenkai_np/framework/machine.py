@@ -104,21 +104,32 @@ and override one method.  Feedback alignment is::
 
 Any other rule subclasses :class:`LearningMachine`::
 
-    class MyRule(LearningMachine):
-        def __init__(self, layer):
-            super().__init__()
-            self.layer = layer
+    class DeltaRule(LearningMachine):
+        '''Widrow-Hoff on a Linear layer; input target through W^T.'''
+        def __init__(self, layer, lr=0.01):
+            super().__init__()                        # lmode=LMode.DEFAULT
+            self.layer, self.lr = layer, lr           # self.layer: saved/loaded for free
+            self.n_in, self.n_out = layer.n_in, layer.n_out
         def forward(self, x, state=None):
-            y = self.layer.forward(x, state)
+            y = self.layer.forward(x)
             if state is not None:
                 state.y = y                           # record what learning needs
             return y
         def accumulate(self, x, t, state):           # stage an update toward t
-            self._delta = ...
+            state.dW = x.T @ (t - state.y)
         def step(self, x, t, state):                 # apply it
-            self.layer.params["W"] += self._delta
-        def step_x(self, x, t, state):               # target for the input
-            return x + ...
+            self.layer.params["W"] += self.lr * state.dW
+        def step_x(self, x, t, state):               # the target for the input
+            return x + (t - state.y) @ self.layer.W.T
+
+    net = Sequential(GradLearner(Linear(4, 8)), GradLearner(Tanh()),
+                     GradLearner(Scale(8)), DeltaRule(Linear(8, 3)))
+    fit(net, x, labels, loss=CrossEntropyLoss(), epochs=10)
+
+A layer with a parameter that needs its own learning rate (e.g. the per-unit
+order ``n`` of a fractional-iterate layer) declares
+``self.param_options = {"n": {"lr": 1e-4}}``, or the learner is told:
+``GradLearner(layer, Adam(lr=1e-3), param_options={"n": {"lr": 1e-4}})``.
 
 ``parameters()``/``state_dict()``/``load_state_dict()`` are inherited: the base
 class collects the params of ``self.layer`` and the state of
