@@ -386,8 +386,9 @@ def run_machine(m, x, t, state, need_x=True, g=None, deferred=None):
     """Run one machine's learning methods in its learning mode.
 
     ``t`` (target) or ``g`` (output gradient, gradient channel) or both are
-    given; gradient-channel machines use ``g`` when present, others ``t``.  Returns ``(x_target, gx)``: for gradient-channel machines
-    ``gx`` (so the input target is ``x - gx``), else ``x_target``.  With
+    given; gradient-channel machines use ``g`` when present, others ``t``.
+    Returns ``(x_target, gx)``: for gradient-channel machines ``gx`` (so the
+    input target is ``x - gx``), else ``x_target``.  With
     ``need_x=False`` no input target is computed.  Deferred steps are appended
     to ``deferred`` as ``(machine, x, t, state)`` (or skipped when it is None,
     leaving the caller to step).
