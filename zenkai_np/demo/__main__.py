@@ -125,7 +125,7 @@ def build_frozen(dtype, seed):
 
 def build_ste(dtype, seed):
     import zenkai_np as zk
-    opt = zk.SGD(lr=0.01, momentum=0.9)
+    opt = zk.Adam(lr=1e-3)
     net = zk.Sequential(
         zk.GradLearner(_lin(64, H, dtype, seed), opt), zk.GradLearner(zk.Sign()),
         zk.GradLearner(_lin(H, H, dtype, seed + 1), opt), zk.GradLearner(zk.Sign()),
@@ -168,7 +168,7 @@ RULES = {
     "dfa": (build_dfa, 40, 8, "direct feedback alignment, ReLU, Adam"),
     "tp": (build_tp, 40, 6, "target propagation, tanh, Adam"),
     "dtp": (build_dtp, 40, 6, "difference target propagation"),
-    "ste": (build_ste, 60, 8, "sign activations, straight-through"),
+    "ste": (build_ste, 40, 8, "sign activations, straight-through, Adam"),
     "lsq": (build_lsq, 30, 5, "least-squares readout"),
     "es": (build_es, 60, 10, "evolution strategies, 64-10"),
     "ga": (build_ga, 150, 10, "genetic algorithm, 64-10"),
