@@ -61,10 +61,16 @@ def relu_hermite_coefficients(max_order: int) -> np.ndarray:
 def relu_orthonormal_coefficient(order: int) -> float:
     """a_ℓ = c_ℓ / √(ℓ!), the coefficient of relu in the orthonormal Hermite basis."""
     order = _check_order(order)
-    c = relu_hermite_coefficient(order)
-    if c == 0.0:
+    if order < 2:
+        return relu_hermite_coefficient(order) / math.sqrt(math.factorial(order))
+    if order % 2:
         return 0.0
-    return math.copysign(math.exp(math.log(abs(c)) - 0.5 * math.lgamma(order + 1)), c)
+    # |c_ℓ| = (2m−1)!!/√(2π) with 2m = ℓ − 2, and (2m−1)!! = (2m)!/(2^m m!): in logs.
+    m = (order - 2) // 2
+    log_abs = (math.lgamma(2 * m + 1) - m * math.log(2.0) - math.lgamma(m + 1)
+               - 0.5 * math.log(2.0 * math.pi) - 0.5 * math.lgamma(order + 1))
+    sign = -1.0 if (order // 2 - 1) % 2 else 1.0
+    return sign * math.exp(log_abs)
 
 
 def hermite_scaled(m: int, s, sigma2=1.0) -> np.ndarray:
