@@ -204,6 +204,8 @@ def test_empty_batches_and_bad_fit_arguments():
         zk.fit(m, x, y[:-1], loss=zk.CrossEntropyLoss())
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
         zk.fit(m, x, y + 5, loss=zk.CrossEntropyLoss())
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got -1"):
+        zk.fit(m, x, y - 1, loss=zk.CrossEntropyLoss())
     with pytest.raises(TypeError, match="loss must be a Loss"):
         zk.fit(m, x, y, loss=None)
     with pytest.raises(ValueError, match="lr must be"):

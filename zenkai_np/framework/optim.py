@@ -35,7 +35,8 @@ class Optimizer:
         self._validate(self.defaults, "defaults")
         self.groups = []
         self._items = []      # (name, param, group, buffers dict, scratch)
-        self._t = np.zeros((), np.int64)   # number of steps taken (saved and loaded)
+        self.t = 0                          # number of steps taken
+        self._t_arr = np.zeros((), np.int64)  # its saved/loaded mirror
         if params is not None:
             if isinstance(params, dict) and "params" not in params:
                 self.add_group({"params": params})
@@ -105,15 +106,9 @@ class Optimizer:
         for g in self.groups:
             g["lr"] = value
 
-    @property
-    def t(self):
-        """Number of steps taken."""
-        return int(self._t)
-
     def step(self, grads):
         """Update every parameter whose name is in ``grads``."""
-        self._t += 1
-        t = int(self._t)
+        self.t = t = self.t + 1
         for name, p, g, bufs, scratch in self._items:
             gr = grads.get(name)
             if gr is not None:
@@ -123,20 +118,23 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self):
-        d = {"t": self._t}
+        self._t_arr[...] = self.t
+        d = {"t": self._t_arr}
         for name, p, g, bufs, _ in self._items:
             for b, v in bufs.items():
                 d[f"{name}.{b}"] = v
         return d
 
     def _after_load(self):
-        pass
+        """Called after the arrays of ``state_dict()`` were overwritten in place."""
+        self.t = int(self._t_arr)
 
     def load_state_dict(self, d):
         for name, p, g, bufs, _ in self._items:
             for b, v in bufs.items():
                 v[...] = d[f"{name}.{b}"]
-        self._t[...] = d["t"]
+        self._t_arr[...] = d["t"]
+        self._after_load()
 
     def __repr__(self):
         return f"{type(self).__name__}({self.defaults})"
@@ -169,9 +167,6 @@ class SGD(Optimizer):
                 g = v
         np.multiply(g, lr, out=scratch)
         p -= scratch
-
-    def _after_load(self):
-        pass
 
 
 class Adam(Optimizer):
