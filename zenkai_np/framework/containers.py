@@ -201,9 +201,7 @@ class Sequential(_Container):
             xi = xs[i]
             if g is not None and m.accepts_grad and m.lmode == default:
                 # fast path of run_machine: gradient channel, default mode
-                m.accumulate_grad(xi, g, s)
-                g = m.grad_x(xi, g, s) if (i or need_x) else None
-                m.step(xi, None, s)
+                g = m._default_backward(xi, g, s, i or need_x)
                 continue
             t, g = run_machine(m, xi, t, s, need_x=need_x or i > 0, g=g,
                                deferred=deferred)

@@ -295,6 +295,17 @@ class LearningMachine:
     def step_x(self, x, t, state):
         raise NotImplementedError(f"{type(self).__name__} gives no input target")
 
+    def _default_backward(self, x, gy, state, need_x):
+        """Gradient channel, default mode: accumulate_grad, grad_x, step.
+
+        Containers call this once per machine per batch; ``GradLearner``
+        overrides it with an inlined version (same calls, fewer Python frames).
+        """
+        self.accumulate_grad(x, gy, state)
+        gx = self.grad_x(x, gy, state) if need_x else None
+        self.step(x, None, state)
+        return gx
+
     # -- conveniences --------------------------------------------------------
     def __call__(self, x):
         return self.forward(x)

@@ -149,6 +149,18 @@ class SGD(Optimizer):
     _hyper = {"lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "nesterov": False}
     _buffers = ("momentum_buffer",)
 
+    def step(self, grads):
+        self.t = t = self.t + 1
+        for name, p, group, bufs, scratch in self._items:
+            g = grads.get(name)
+            if g is None:
+                continue
+            if group["momentum"] or group["weight_decay"]:
+                self._update(p, g, group, bufs, scratch, t)
+            else:                       # plain SGD, inlined: p -= lr * g
+                np.multiply(g, group["lr"], out=scratch)
+                p -= scratch
+
     def _update(self, p, g, group, bufs, scratch, t):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
         if wd:

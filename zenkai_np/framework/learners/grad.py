@@ -62,6 +62,12 @@ class GradLearner(LearningMachine):
         self.grads = {}
         self._n_acc = 0
         self.n_in, self.n_out = layer.n_in, layer.n_out
+        # the container's per-batch fast path may inline these methods only when
+        # a subclass did not override them
+        cls = type(self)
+        self._inline_acc = (cls.accumulate_grad is GradLearner.accumulate_grad
+                            and cls.step is GradLearner.step)
+        self._inline_gx = cls.grad_x is GradLearner.grad_x
 
     def forward(self, x, state=None):
         y = self.layer.forward(x, state)
@@ -93,6 +99,32 @@ class GradLearner(LearningMachine):
         gx = self.layer.vjp_x(x, state.y, gy, state)
         if self.x_lr != 1.0:
             gx = gx * self.x_lr      # not in place: a VJP may return gy itself
+        return gx
+
+    def _default_backward(self, x, gy, state, need_x):
+        """accumulate_grad, grad_x (if ``need_x``), step: the default mode in one call."""
+        layer = self.layer
+        if not self._inline_acc:
+            return LearningMachine._default_backward(self, x, gy, state, need_x)
+        y = state.y
+        grads = None
+        if layer.params:
+            if self._n_acc == 0 and layer.supports_out:
+                grads = self.grads = layer.vjp_params(x, y, gy, state, out=self._bufs)
+            else:
+                self.accumulate_grad(x, gy, state)
+                grads = self.grads
+        gx = None
+        if need_x:
+            if self._inline_gx:
+                gx = layer.vjp_x(x, y, gy, state)
+                if self.x_lr != 1.0:
+                    gx = gx * self.x_lr
+            else:
+                gx = self.grad_x(x, gy, state)
+        if grads is not None:
+            self.optimizer.step(grads)
+            self._n_acc = 0
         return gx
 
     # -- target channel ----------------------------------------------------
