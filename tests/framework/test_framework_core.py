@@ -147,12 +147,13 @@ def test_mse_sum_target_is_the_true_target():
     np.testing.assert_allclose(zk.MSELoss("sum").target(y, t), t, rtol=1e-14)
 
 
-def make_mlp(dtype=np.float64, lr=0.1, seed=0, act=zk.Tanh, lmode=zk.LMode.DEFAULT):
+def make_mlp(dtype=np.float64, lr=0.1, seed=0, act=zk.Tanh, lmode=zk.LMode.DEFAULT,
+             keep_grads=True):
     sizes = [5, 7, 6, 3]
     ms = []
     for i in range(3):
         ms.append(zk.GradLearner(zk.Linear(sizes[i], sizes[i + 1], dtype=dtype, rng=seed + i),
-                                 zk.SGD(lr=lr), lmode=lmode))
+                                 zk.SGD(lr=lr), lmode=lmode, keep_grads=keep_grads))
         if i < 2:
             ms.append(zk.GradLearner(act()))
     return zk.Sequential(*ms)
@@ -209,8 +210,9 @@ def test_sequential_of_grad_learners_is_exactly_backprop(lmode):
                                atol=1e-14)
     net.step(x, y - g_out, st)
 
-    # 2) learn() (gradient channel) performs exactly W -= lr * grad
-    net2 = make_mlp(lmode=lmode)
+    # 2) learn() (gradient channel) performs exactly W -= lr * grad, also when the
+    #    optimizer may reuse the gradient buffers (keep_grads=False)
+    net2 = make_mlp(lmode=lmode, keep_grads=False)
     for m2, m in zip(net2.machines, net.machines):
         for k in m2.layer.params:
             m2.layer.params[k][...] = m.layer.params[k]

@@ -31,7 +31,7 @@ def test_fa_input_target_uses_B_and_weight_gradient_is_delta_x():
     # and not the transpose of W
     assert not np.allclose(xt, x - delta @ lin.W.T)
     # inside a Sequential (gradient channel) the upstream learner sees delta @ B.T
-    up = zk.GradLearner(zk.Linear(2, 4, rng=3), zk.SGD(lr=0.0))
+    up = zk.GradLearner(zk.Linear(2, 4, rng=3), zk.SGD(lr=0.0), keep_grads=True)
     fa2 = zk.FALearner(zk.Linear(4, 3, rng=1), zk.SGD(lr=0.0), rng=2)
     net = zk.Sequential(up, fa2)
     x0 = rng.standard_normal((5, 2))

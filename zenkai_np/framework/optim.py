@@ -106,8 +106,12 @@ class Optimizer:
         for g in self.groups:
             g["lr"] = value
 
-    def step(self, grads):
-        """Update every parameter whose name is in ``grads``."""
+    def step(self, grads, consume=False):
+        """Update every parameter whose name is in ``grads``.
+
+        ``consume=True`` allows overwriting the gradient arrays (the caller
+        will not read them again), which saves memory traffic.
+        """
         self.t = t = self.t + 1
         for name, p, g, bufs, scratch in self._items:
             gr = grads.get(name)
@@ -149,7 +153,7 @@ class SGD(Optimizer):
     _hyper = {"lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "nesterov": False}
     _buffers = ("momentum_buffer",)
 
-    def step(self, grads):
+    def step(self, grads, consume=False):
         self.t = t = self.t + 1
         for name, p, group, bufs, scratch in self._items:
             g = grads.get(name)
@@ -158,6 +162,8 @@ class SGD(Optimizer):
             if group["momentum"] or group["weight_decay"]:
                 self._update(p, g, group, bufs, scratch, t)
             else:                       # plain SGD, inlined: p -= lr * g
+                if consume:
+                    scratch = g         # the caller gave its buffer away
                 np.multiply(g, group["lr"], out=scratch)
                 p -= scratch
 

@@ -40,16 +40,21 @@ class GradLearner(LearningMachine):
     param_options : dict, optional
         Per-parameter optimizer overrides, merged over ``layer.param_options``.
     lmode : learning mode (see ``LMode``).
-
-    Gradients accumulate over ``accumulate`` calls until ``step``; ``grads``
-    holds them (valid between ``accumulate`` and ``step``).
+    keep_grads : bool
+        Gradients accumulate over ``accumulate`` calls until ``step``;
+        ``grads`` holds them.  By default a container's per-batch fast path
+        lets plain SGD reuse the gradient buffers during the step (less memory
+        traffic), so read ``grads`` between ``accumulate`` and ``step`` (e.g.
+        with ``LMode.DEFERRED``) or pass ``keep_grads=True`` to keep them
+        intact after the step.
     """
 
     accepts_grad = True
 
     def __init__(self, layer, optimizer=None, *, x_lr=1.0, param_options=None,
-                 lmode=LMode.DEFAULT):
+                 lmode=LMode.DEFAULT, keep_grads=False):
         super().__init__(lmode)
+        self.keep_grads = bool(keep_grads)
         if not isinstance(layer, Layer):
             raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
         self.layer = layer
@@ -123,7 +128,8 @@ class GradLearner(LearningMachine):
             else:
                 gx = self.grad_x(x, gy, state)
         if grads is not None:
-            self.optimizer.step(grads)
+            # our own buffers are refilled on the next accumulate: let SGD reuse them
+            self.optimizer.step(grads, consume=grads is self._bufs and not self.keep_grads)
             self._n_acc = 0
         return gx
 
