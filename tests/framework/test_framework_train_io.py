@@ -255,3 +255,20 @@ def test_fit_with_blas_threads_gives_the_same_result():
     np.testing.assert_allclose(h1.loss, h2.loss, rtol=1e-12)
     with pytest.raises(ValueError, match="blas_threads must be >= 1"):
         zk.fit(net(), x, y, loss=zk.CrossEntropyLoss(), blas_threads=0)
+
+
+def test_float_targets_must_match_the_model_dtype():
+    m = net(np.float32)
+    x, y = data(dtype=np.float32)
+    with pytest.raises(TypeError, match="y has dtype float64.*float32"):
+        zk.fit(m, x, np.eye(3)[y], loss=zk.MSELoss())
+    h = zk.fit(m, x, np.eye(3, dtype=np.float32)[y], loss=zk.MSELoss(), epochs=1)
+    assert np.isfinite(h.loss[0])
+
+
+def test_sklearn_learner_without_sklearn_raises_a_clear_import_error(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.base", None)
+    with pytest.raises(ImportError, match="pip install scikit-learn"):
+        zk.SklearnLearner(object(), 2, 2)

@@ -85,7 +85,7 @@ class _Container(LearningMachine):
         otherwise ``t`` is the output target itself.
         """
         x = check_input(x, "x", self.dtype)
-        t = check_target(t, x.shape[0], "t")
+        t = check_target(t, x.shape[0], "t", self.dtype)
         return self._learn(x, t, loss, state)
 
     def _learn(self, x, t, loss, state=None):

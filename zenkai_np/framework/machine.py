@@ -250,10 +250,19 @@ def check_input(x, name="x", dtype=None, n_features=None):
     return x.astype(dtype if dtype is not None else np.float64)
 
 
-def check_target(t, n_samples, name="t"):
-    """Validate a target/label array: ndarray, matching batch size, no NaN."""
+def check_target(t, n_samples, name="t", dtype=None):
+    """Validate a target/label array: ndarray, matching batch size, no NaN.
+
+    Float targets must have the model's ``dtype`` when it is given (a float64
+    target for a float32 model is a ``TypeError``: no silent narrowing).
+    Integer arrays (labels) pass unchanged.
+    """
     if not isinstance(t, np.ndarray):
         t = np.asarray(t)
+    if (dtype is not None and t.dtype.kind == "f" and t.dtype != dtype
+            and t.dtype in _FLOATS):
+        raise TypeError(f"{name} has dtype {t.dtype}, but the model computes in "
+                        f"{np.dtype(dtype)}; convert it explicitly (no silent casts)")
     if t.ndim == 0:
         raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
     if t.shape[0] != n_samples:
@@ -322,7 +331,7 @@ class LearningMachine:
         output target itself.  Returns the loss value (or None).
         """
         x = check_input(x, "x", self.dtype)
-        t = check_target(t, x.shape[0], "t")
+        t = check_target(t, x.shape[0], "t", self.dtype)
         if state is None:
             state = State()
         y = self.forward(x, state)

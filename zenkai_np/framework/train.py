@@ -150,7 +150,7 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable")
     x = check_input(x, "x", model.dtype)
-    y = check_target(y, x.shape[0], "y")
+    y = check_target(y, x.shape[0], "y", model.dtype)
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError("y contains NaN or inf")
     if not np.isfinite(x).all():
@@ -159,7 +159,8 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (x_val, y_val)")
         xv = check_input(validation_data[0], "validation_data[0]", model.dtype)
-        yv = check_target(validation_data[1], xv.shape[0], "validation_data[1]")
+        yv = check_target(validation_data[1], xv.shape[0], "validation_data[1]",
+                          model.dtype)
     mets = _resolve_metrics(metrics)
     rng = np.random.default_rng(rng)
     n = x.shape[0]
