@@ -12,6 +12,16 @@ batch) and the input target ``x - dL/dx``.
 Vocabulary: ``x`` input, ``y`` output, ``t`` target, ``state`` (a :class:`State`
 in which ``forward`` records what the learning methods will need).
 
+Usage::
+
+    import zenkai_np as zk
+    net = zk.Sequential(
+        zk.FALearner(zk.Linear(64, 256), zk.Adam(lr=1e-3)), zk.GradLearner(zk.ReLU()),
+        zk.DFALearner(zk.Linear(256, 256), zk.ReLU(), n_error=10, optimizer=zk.Adam()),
+        zk.GradLearner(zk.Linear(256, 10), zk.Adam(lr=1e-3)))
+    history = zk.fit(net, x, labels, loss=zk.CrossEntropyLoss(), epochs=20, rng=0)
+    zk.save(net, "net.npz"); zk.load(net, "net.npz")
+
 The protocol
 ------------
 Every :class:`LearningMachine` has four methods::
@@ -55,7 +65,8 @@ A *layer* is pure mathematics with hand-written vector-Jacobian products; a
 :class:`~zenkai_np.framework.layers.Layer`::
 
     import numpy as np
-    from zenkai_np import Layer, GradLearner, Sequential
+    from zenkai_np import (CrossEntropyLoss, GradLearner, Layer, LearningMachine,
+                           Linear, Sequential, Tanh, fit)
 
     class Scale(Layer):
         '''y = x * s, with a learnable per-unit scale s.'''
@@ -113,7 +124,7 @@ Any other rule subclasses :class:`LearningMachine`::
         def forward(self, x, state=None):
             y = self.layer.forward(x)
             if state is not None:
-                state.y = y                           # record what learning needs
+                state.y = y                           # always record y
             return y
         def accumulate(self, x, t, state):           # stage an update toward t
             state.dW = x.T @ (t - state.y)
