@@ -418,3 +418,53 @@ def test_single_machine_learn_equals_one_sgd_step():
     y0 = x @ W0
     np.testing.assert_allclose(v, 0.5 * ((y0 - t) ** 2).sum() / 4, rtol=1e-12)
     np.testing.assert_allclose(lin.W, W0 - 0.1 * x.T @ ((y0 - t) / 4), rtol=1e-12)
+
+
+class Recorder(zk.LearningMachine):
+    """Identity machine that logs the order of its learning calls."""
+
+    def __init__(self, log, name, lmode):
+        super().__init__(lmode)
+        self.log, self.name = log, name
+
+    def forward(self, x, state=None):
+        if state is not None:
+            state.y = x
+        return x
+
+    def accumulate(self, x, t, state):
+        self.log.append((self.name, "accumulate"))
+
+    def step(self, x, t, state):
+        self.log.append((self.name, "step"))
+
+    def step_x(self, x, t, state):
+        self.log.append((self.name, "step_x"))
+        return t
+
+
+@pytest.mark.parametrize("lmode,order", [
+    (zk.LMode.DEFAULT, ["accumulate", "step_x", "step"]),
+    (zk.LMode.STEP_PRIORITY, ["accumulate", "step", "step_x"]),
+])
+def test_learning_modes_order_the_calls(lmode, order):
+    log = []
+    net = zk.Sequential(Recorder(log, "a", lmode), Recorder(log, "b", lmode))
+    x = np.zeros((2, 3))
+    st = State()
+    net.forward(x, st)
+    net.accumulate(x, x + 1, st)
+    assert log == [("b", o) for o in order] + [("a", o) for o in order]
+    net.step(x, x + 1, st)
+    assert len(log) == 6
+
+
+def test_deferred_mode_steps_after_the_whole_walk():
+    log = []
+    net = zk.Sequential(Recorder(log, "a", zk.LMode.DEFERRED),
+                        Recorder(log, "b", zk.LMode.DEFERRED))
+    x = np.zeros((2, 3))
+    net.learn(x, x + 1)
+    # learn() needs no input target from the first machine
+    assert log == [("b", "accumulate"), ("b", "step_x"), ("a", "accumulate"),
+                   ("b", "step"), ("a", "step")]
