@@ -468,3 +468,21 @@ def test_deferred_mode_steps_after_the_whole_walk():
     # learn() needs no input target from the first machine
     assert log == [("b", "accumulate"), ("b", "step_x"), ("a", "accumulate"),
                    ("b", "step"), ("a", "step")]
+
+
+@pytest.mark.parametrize("layer", smooth_layers() + [zk.Sign(), zk.Step(), zk.ArgmaxSTE()],
+                         ids=lambda l: type(l).__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activations_keep_the_dtype(layer, dtype):
+    x = np.linspace(-2, 2, 12, dtype=dtype).reshape(3, 4)
+    y = layer.forward(x)
+    assert y.dtype == dtype
+    assert layer.vjp_x(x, y, np.ones_like(y)).dtype == dtype
+
+
+def test_linear_accepts_ndarray_subclasses(tmp_path):
+    lin = zk.Linear(3, 2, rng=0)
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float64,
+                                   shape=(4, 3))
+    mm[:] = 1.0
+    np.testing.assert_array_equal(lin.forward(mm), lin.forward(np.ones((4, 3))))

@@ -153,8 +153,13 @@ class Linear(Layer):
         return self.params.get("b")
 
     def _bad_input(self, x):
+        """Raise the right error for ``x`` (or return it as a plain ndarray)."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
+        if type(x) is not np.ndarray:       # memmap or another subclass
+            x = np.asarray(x)
+            if x.ndim == 2 and x.shape[1] == self.n_in and x.dtype == self.W.dtype:
+                return x
         if x.ndim != 2:
             raise ValueError(f"x: {self!r} expected 2D array (n_samples, {self.n_in}), "
                              f"got {x.ndim}D array of shape {x.shape} instead")
@@ -168,7 +173,7 @@ class Linear(Layer):
         W = self.params["W"]
         if (type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != self.n_in
                 or x.dtype != W.dtype):
-            self._bad_input(x)
+            x = self._bad_input(x)
         y = x @ W
         if self._bias:
             y += self.params["b"]
