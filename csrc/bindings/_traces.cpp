@@ -45,9 +45,17 @@ template <class T>
 void bind(py::module_& m) {
   m.def(
       "trace_step",
-      [](carray<T> E, carray<T> W, carray<T> a, carray<T> J, T decay, carray<T> u,
-         carray<T> delta, T scale, carray<T> dtheta, int n_threads) {
+      [](carray<T> E, carray<T> E_out, carray<T> W, carray<T> a, carray<T> J, T decay,
+         carray<T> u, carray<T> delta, T scale, carray<T> dtheta, int n_threads) {
         const Dims d = trace_dims<T>(E);
+        T* pE = E.mutable_data();
+        T* pO = pE;
+        if (E_out.size() != 0) {
+          if (E_out.size() != E.size()) throw std::invalid_argument("E_out: wrong size");
+          pO = E_out.mutable_data();
+          if (pO != pE && pO < pE + E.size() && pE < pO + E_out.size())
+            throw std::invalid_argument("E_out: overlaps E");
+        }
         const std::ptrdiff_t SS = static_cast<std::ptrdiff_t>(d.S) * d.S;
         const T* pW = opt<T>(W, SS, "W");
         const T* pJ = opt<T>(J, SS * d.B, "J");
@@ -62,16 +70,15 @@ void bind(py::module_& m) {
             throw std::invalid_argument("dtheta: wrong size");
           pt = dtheta.mutable_data();
         }
-        T* pE = E.mutable_data();
         py::gil_scoped_release release;
-        zk::traces::trace_step<T>(pE, d.S, d.B, d.P, pW, pa, pJ, decay, pu, pd, scale, pt,
+        zk::traces::trace_step<T>(pE, pO, d.S, d.B, d.P, pW, pa, pJ, decay, pu, pd, scale, pt,
                                   n_threads);
       },
-      py::arg("E").noconvert(), py::arg("W").noconvert(), py::arg("a").noconvert(),
+      py::arg("E").noconvert(), py::arg("E_out").noconvert(), py::arg("W").noconvert(), py::arg("a").noconvert(),
       py::arg("J").noconvert(), py::arg("decay"), py::arg("u").noconvert(),
       py::arg("delta").noconvert(), py::arg("scale"), py::arg("dtheta").noconvert(),
       py::arg("n_threads"),
-      "E <- decay * J_b E_b + [i==j] u_b; dtheta = scale * sum delta E (fused, in place).");
+      "E_out <- decay * J_b E_b + [i==j] u_b; dtheta = scale * sum delta E_out (fused; E_out empty: in place).");
   m.def(
       "trace_contract",
       [](carray<T> E, carray<T> delta, T scale, carray<T> dtheta, int n_threads) {
@@ -111,4 +118,8 @@ PYBIND11_MODULE(_traces, m) {
   zk::blas::load_scipy_blas();
   bind<float>(m);
   bind<double>(m);
+  m.def(
+      "_set_tile_bytes", [](double v) { zk::traces::tile_bytes() = v > 1 ? v : 1; },
+      py::arg("nbytes"), "Tuning knob for benchmarks: bytes of one column tile of E.");
+  m.def("_tile_bytes", [] { return zk::traces::tile_bytes(); });
 }

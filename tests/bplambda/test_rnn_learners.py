@@ -258,3 +258,16 @@ class TestBadInput:
         with np.errstate(over="ignore", invalid="ignore"), \
                 pytest.raises(FloatingPointError, match="trace diverged"):
             L.gradients(X, Y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_and_numpy_trace_backends_agree(dtype):
+    model, X, Y, mask, rng = _setup("relu", T=6, H=7, B=3, dtype=dtype)
+    outs = []
+    for backend in ("compiled", "numpy"):
+        L = BPLambdaRNN(model, gamma=0.9, lam=0.8, clip=None, backend=backend)
+        L.synth.params["W"][...] = 0.2
+        outs.append(L.gradients(X, Y, mask)[0])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for k in outs[0]:
+        np.testing.assert_allclose(outs[0][k], outs[1][k], rtol=tol, atol=tol, err_msg=k)

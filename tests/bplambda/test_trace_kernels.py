@@ -43,6 +43,12 @@ def test_fused_step_matches_naive_loop(dtype, S, B, P, path):
                 assert E.dtype == dtype and th.dtype == dtype
                 _close(E, E_ref, dtype)
                 _close(th, th_ref, dtype)
+                E_in, E_new = ops["E"].copy(), np.full_like(ops["E"], np.nan)
+                th = trace_step(E_in, ops["u"], decay=decay, delta=ops["delta"], scale=1 / B,
+                                E_out=E_new, n_threads=threads, **jac)
+                np.testing.assert_array_equal(E_in, ops["E"])   # out of place: E unchanged
+                _close(E_new, E_ref, dtype)
+                _close(th, th_ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -88,6 +94,19 @@ def test_inputs_are_not_modified_and_out_is_used():
     assert not np.array_equal(E, keep["E"])  # E is the in-place state
 
 
+def test_eligibility_trace_object_alternates_buffers_like_in_place_steps():
+    rng = np.random.default_rng(11)
+    ops = _operands(5, 2, 4, np.float64, rng)
+    tr = EligibilityTrace(5, 2, 4)
+    E = np.zeros((5, 2, 5, 4))
+    for step in range(4):
+        u = rng.standard_normal((2, 4))
+        th_obj = tr.step(u, W=ops["W"], a=ops["a"], decay=0.8, delta=ops["delta"]).copy()
+        th = trace_step(E, u, W=ops["W"], a=ops["a"], decay=0.8, delta=ops["delta"])
+        np.testing.assert_allclose(tr.E, E, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(th_obj, th, rtol=1e-13, atol=1e-15)
+
+
 def test_eligibility_trace_object_reset_and_lambda_zero():
     tr = EligibilityTrace(3, 2, 4)
     u = np.arange(8.0).reshape(2, 4)
@@ -116,6 +135,10 @@ class TestBadInput:
             trace_step(o["E"], o["u"], J=o["J"][:2], decay=1.0)
         with pytest.raises(ValueError, match="E"):
             trace_step(o["E"][:, :, :3], o["u"], W=o["W"], decay=1.0)
+        with pytest.raises(ValueError, match="E_out: overlaps"):
+            trace_step(o["E"], o["u"], W=o["W"], decay=1.0, E_out=o["E"])
+        with pytest.raises(ValueError, match="E_out"):
+            trace_step(o["E"], o["u"], W=o["W"], decay=1.0, E_out=o["E"][:1].copy())
         with pytest.raises(ValueError, match="W, J"):
             trace_step(o["E"], o["u"], W=o["W"], J=o["J"], decay=1.0)
         with pytest.raises(ValueError, match="out"):

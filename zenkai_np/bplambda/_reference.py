@@ -33,3 +33,30 @@ def trace_step_naive(E, u=None, *, W=None, a=None, J=None, decay, delta=None, sc
 def trace_contract_naive(E, delta, *, scale=1.0):
     """``scale · Σ_{b,i} δ[b,i] E[i,b,j,p]`` by einsum; shape (S, P)."""
     return scale * np.einsum("bi,ibjp->jp", np.asarray(delta), E)
+
+
+def trace_step_numpy(E, E_out, W, a, decay, u, delta, scale, dtheta=None):
+    """The best plain-NumPy formulation of the fused shared-W step (benchmark reference).
+
+    ``E_out = decay · diag(a_b) W E_b + [i=j] u_b`` via one matmul into the
+    reused buffer ``E_out`` (E seen as S × (B·S·P)), a broadcast row scale, a
+    strided diagonal view for the add, and one GEMV for the contraction
+    ``dΘ = scale · vec(δᵀ) @ E_out`` (E_out seen as (S·B) × (S·P)). Returns dΘ.
+    """
+    S, B, _, P = E.shape
+    np.matmul(W, E.reshape(S, B * S * P), out=E_out.reshape(S, B * S * P))
+    rows = E_out.reshape(S, B, S * P)
+    if a is None:
+        rows *= E.dtype.type(decay)
+    else:
+        rows *= (E.dtype.type(decay) * a.T)[:, :, None]
+    st = E_out.strides
+    diag = np.lib.stride_tricks.as_strided(E_out, shape=(S, B, P),
+                                           strides=(st[0] + st[2], st[1], st[3]))
+    diag += u
+    if delta is None:
+        return None
+    out = np.matmul(delta.T.reshape(S * B), E_out.reshape(S * B, S * P),
+                    out=None if dtheta is None else dtheta.reshape(S * P))
+    out *= E.dtype.type(scale)
+    return out.reshape(S, P)

@@ -160,7 +160,7 @@ class BPLambdaLSTM(SequenceLearner):
             if t >= 1:
                 delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
                 u[:, :S] = s_prev
-                _traces.trace_step(E, empty, empty, J_prev, self.gamma * self.lam, u,
+                _traces.trace_step(E, empty, empty, empty, J_prev, self.gamma * self.lam, u,
                                    np.ascontiguousarray(delta), 1.0 / B, dtheta,
                                    self.n_threads)
                 if not np.isfinite(dtheta).all():

@@ -22,6 +22,7 @@ import numpy as np
 from .. import _traces
 from .._threads import resolve_n_threads
 from ._learner import SequenceLearner
+from ._reference import trace_step_numpy
 from .synthesiser import LinearSynthesiser, clip_unit_norm
 
 __all__ = ["BPLambdaRNN"]
@@ -55,6 +56,9 @@ class BPLambdaRNN(SequenceLearner):
     lr_rnn, lr_readout, lr_synth : Adam learning rates per group.
     readout : LearningMachine, optional (see ``SequenceLearner``).
     n_threads : int, optional — threads of the trace kernel.
+    backend : {"compiled", "numpy"}
+        The trace step: the fused C++ kernel, or its best plain-NumPy
+        formulation (``_reference.trace_step_numpy``; for tests and benchmarks).
 
     Attributes: ``synth`` (LinearSynthesiser, S = D = H), ``loss_curve_``.
     """
@@ -63,7 +67,10 @@ class BPLambdaRNN(SequenceLearner):
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0,
                  update="sequence", lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4,
-                 readout=None, n_threads=None):
+                 readout=None, n_threads=None, backend="compiled"):
+        if backend not in ("compiled", "numpy"):
+            raise ValueError(f"backend: expected 'compiled' or 'numpy', got {backend!r}")
+        self.backend = backend
         self.gamma = _unit_interval("gamma", gamma)
         self.lam = _unit_interval("lam", lam)
         if not np.isfinite(sg_weight):
@@ -82,15 +89,16 @@ class BPLambdaRNN(SequenceLearner):
                          readout=readout)
         self._trace = None
 
-    def _trace_buffer(self, B):
+    def _trace_buffers(self, B):
+        """Two alternating trace buffers (H, B, H, H+1), the current one zeroed."""
         H = self.model.n_hidden
         shape = (H, B, H, H + 1)
-        if self._trace is None or self._trace.shape != shape:
-            self._trace = np.zeros(shape, self.dtype)
+        if self._trace is None or self._trace[0].shape != shape:
+            self._trace = [np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)]
             self._dtheta = np.empty((H, H + 1), self.dtype)
             self._u = np.ones((B, H + 1), self.dtype)
         else:
-            self._trace.fill(0)  # reset per sequence: E_{-1} = 0
+            self._trace[0].fill(0)  # reset per sequence: E_{-1} = 0
         return self._trace
 
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
@@ -100,7 +108,8 @@ class BPLambdaRNN(SequenceLearner):
         dt = self.dtype
         B, T, _ = X.shape
         H = model.n_hidden
-        E = self._trace_buffer(B)
+        bufs = self._trace_buffers(B)
+        cur = 0
         dtheta, u = self._dtheta, self._u
         empty = _EMPTY[dt]
         decay = self.gamma * self.lam
@@ -131,9 +140,14 @@ class BPLambdaRNN(SequenceLearner):
             if t >= 1:
                 delta = ((l + gamma * g) * a) @ p["W_hh"].T - g_prev
                 u[:, :H] = h_prev
-                _traces.trace_step(E, W_hhT, a_prev, empty, decay, u,
-                                   np.ascontiguousarray(delta), 1.0 / B, dtheta,
-                                   self.n_threads)
+                if self.backend == "compiled":
+                    _traces.trace_step(bufs[cur], bufs[1 - cur], W_hhT, a_prev, empty, decay,
+                                       u, np.ascontiguousarray(delta), 1.0 / B, dtheta,
+                                       self.n_threads)
+                else:
+                    trace_step_numpy(bufs[cur], bufs[1 - cur], W_hhT, a_prev, decay, u, delta,
+                                     1.0 / B, dtheta)
+                cur = 1 - cur
                 if not np.isfinite(dtheta).all():
                     raise FloatingPointError(
                         f"BP(lambda) trace diverged at step {t} (non-finite update): "

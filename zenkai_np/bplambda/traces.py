@@ -58,21 +58,21 @@ def trace_shape(S: int, B: int, P: int) -> tuple:
     return (int(S), int(B), int(S), int(P))
 
 
-def _check_trace(E) -> np.ndarray:
+def _check_trace(E, name="E") -> np.ndarray:
     if not isinstance(E, np.ndarray):
-        raise TypeError(f"E: expected a numpy.ndarray, got {type(E).__name__}")
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(E).__name__}")
     if E.dtype not in _EMPTY:
-        raise TypeError(f"E: expected float32 or float64, got dtype {E.dtype}")
+        raise TypeError(f"{name}: expected float32 or float64, got dtype {E.dtype}")
     if E.ndim != 4 or E.shape[0] != E.shape[2]:
-        raise ValueError(f"E: expected shape (S, B, S, P), got {E.shape}")
+        raise ValueError(f"{name}: expected shape (S, B, S, P), got {E.shape}")
     if E.size == 0:
-        raise ValueError(f"E: expected a non-empty array, got shape {E.shape}")
+        raise ValueError(f"{name}: expected a non-empty array, got shape {E.shape}")
     if not E.flags.writeable:
-        raise ValueError("E: array is read-only (the trace is updated in place)")
+        raise ValueError(f"{name}: array is read-only (the trace is updated in place)")
     if not E.flags.c_contiguous:
-        raise ValueError("E: expected a C-contiguous array")
+        raise ValueError(f"{name}: expected a C-contiguous array")
     if E.shape[1] * E.shape[2] * E.shape[3] > 2**31 - 1:
-        raise ValueError(f"E: B*S*P = {E.shape[1] * E.shape[2] * E.shape[3]} exceeds the "
+        raise ValueError(f"{name}: B*S*P = {E.shape[1] * E.shape[2] * E.shape[3]} exceeds the "
                          "BLAS int range")
     return E
 
@@ -101,13 +101,14 @@ def _decay(value, name="decay"):
 
 
 def trace_step(E, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.0,
-               out=None, check_finite=True, n_threads=None):
-    """One fused trace step, in place; returns ``dΘ`` when ``delta`` is given.
+               out=None, E_out=None, check_finite=True, n_threads=None):
+    """One fused trace step; returns ``dΘ`` when ``delta`` is given.
 
     Parameters
     ----------
     E : ndarray (S, B, S, P), float32 or float64, C-contiguous, writeable
-        The trace; updated in place to ``decay · J_b E_b + [i=j] u_b``.
+        The trace; updated in place to ``decay · J_b E_b + [i=j] u_b`` unless
+        ``E_out`` is given.
     u : array_like (B, P), optional
         The synthesiser's input for this step, with a trailing 1 for the bias
         column. None skips the diagonal add (a pure push).
@@ -123,6 +124,10 @@ def trace_step(E, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.
         Factor of the contraction (1/B for the batch mean).
     out : ndarray (S, P), optional
         Buffer for ``dΘ``.
+    E_out : ndarray like E, optional
+        Receives the new trace (E is then left unchanged; must not overlap E).
+        Alternating two buffers saves a copy per step (the GEMM writes the
+        result directly): :class:`EligibilityTrace` does this.
     check_finite : bool
         Reject NaN/inf in the small operands (not in E, which is large).
     n_threads : int, optional
@@ -159,8 +164,17 @@ def trace_step(E, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.
     else:
         dm = _operand(delta, "delta", (B, S), dt, check_finite)
         res = np.empty((S, P), dt) if out is None else check_out(out, "out", (S, P), dt)
+    if E_out is None:
+        Eo = empty
+    else:
+        Eo = _check_trace(E_out, "E_out")
+        if Eo.shape != E.shape or Eo.dtype != dt:
+            raise ValueError(f"E_out: expected shape {E.shape} and dtype {dt}, got "
+                             f"{Eo.shape} {Eo.dtype}")
+        if np.shares_memory(Eo, E):
+            raise ValueError("E_out: overlaps E (omit E_out to update in place)")
     nt = resolve_n_threads(n_threads)
-    _traces.trace_step(E, Wm, am, Jm, decay, um, dm, scale, res, nt)
+    _traces.trace_step(E, Eo, Wm, am, Jm, decay, um, dm, scale, res, nt)
     return None if delta is None else res
 
 
@@ -200,17 +214,24 @@ def limit_blas_threads(n: int = 1):
 
 
 class EligibilityTrace:
-    """A trace buffer ``E`` of shape ``(S, B, S, P)`` with the step methods.
+    """A trace of shape ``(S, B, S, P)`` kept in two alternating buffers.
 
-    ``reset()`` zeroes it (call it at every sequence start).
+    Each :meth:`step` writes the new trace into the other buffer (no copy);
+    ``E`` is the current one. ``reset()`` zeroes it (at every sequence start).
     """
 
     def __init__(self, S, B, P, dtype=np.float64):
         dtype = np.dtype(dtype)
         if dtype not in _EMPTY:
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
-        self.E = np.zeros(trace_shape(S, B, P), dtype)
+        shape = trace_shape(S, B, P)
+        self._bufs = [np.zeros(shape, dtype), np.zeros(shape, dtype)]
+        self._cur = 0
         self._dtheta = np.empty((S, P), dtype)
+
+    @property
+    def E(self) -> np.ndarray:
+        return self._bufs[self._cur]
 
     @property
     def shape(self):
@@ -222,10 +243,17 @@ class EligibilityTrace:
         return self
 
     def step(self, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.0,
-             n_threads=None):
-        """:func:`trace_step` on this buffer; the returned dΘ is reused by the next call."""
-        return trace_step(self.E, u, W=W, a=a, J=J, decay=decay, delta=delta, scale=scale,
-                          out=None if delta is None else self._dtheta, n_threads=n_threads)
+             check_finite=True, n_threads=None):
+        """:func:`trace_step` from the current buffer into the other one.
+
+        The returned dΘ is a buffer reused by the next call.
+        """
+        src, dst = self._bufs[self._cur], self._bufs[1 - self._cur]
+        res = trace_step(src, u, W=W, a=a, J=J, decay=decay, delta=delta, scale=scale,
+                         out=None if delta is None else self._dtheta, E_out=dst,
+                         check_finite=check_finite, n_threads=n_threads)
+        self._cur = 1 - self._cur
+        return res
 
     def contract(self, delta, *, scale=1.0, n_threads=None):
         return trace_contract(self.E, delta, scale=scale, n_threads=n_threads)
