@@ -20,8 +20,9 @@ Steps (defaults of §8):
    at 8°, starts from backward elimination, random k-subsets and random
    directions; L-BFGS on ≤ 20 000 rows (10 000 by default; successive
    halving: every start gets 20 iterations, the best 3 run to 200).
-4. Full-dimension L-BFGS over (a, W) (gtol 1e-12): first on a row subset
-   (≥ 20 000 rows), then on all rows; renormalise to unit directions.
+4. Full-dimension L-BFGS over (a, W) (gtol 1e-12): first on 20 000 random
+   rows (≤ 1000 iterations), then on all rows (≤ 200 more); renormalise to
+   unit directions.
 
 ``faithful=True`` (for d ≲ 20) adds full-space ℓ = 4 and 6 directions to the
 step-2 search and ℓ = 8 to the step-3 candidates.
@@ -37,7 +38,7 @@ from .._validation import as_float_array, check_random_state
 from ._blas_threads import single_threaded_blas
 from .contract import hermite_contract, hermite_moment2, quadratic_form
 from .hermite import relu_hermite_coefficient
-from .network import fit_relu_net_lbfgs, relu_net_predict, to_unit_neurons
+from .network import fit_relu_net_lbfgs, refine_two_stage, relu_net_predict
 
 __all__ = ["ReLUMomentRegressor", "control_variate_residual", "moment_subspace"]
 
@@ -196,6 +197,9 @@ class ReLUMomentRegressor:
         Rows of the first full-dimension refinement (default 20 000; then all rows).
     refine_maxiter : int, refine_gtol : float
         Full-dimension L-BFGS limits (default 1000, 1e-12).
+    refine_full_maxiter : int
+        Iteration cap of the final all-rows stage when a row subset was refined
+        first (default 200: from the subset optimum it needs few).
     faithful : bool
         Also search with full-space directions at ℓ = 4, 6 and use ℓ = 8
         candidates (needs N ≫ d^{ℓ−1}; for d ≲ 20).
@@ -217,7 +221,8 @@ class ReLUMomentRegressor:
                  candidate_orders=(4, 6), n_candidate_draws=100, n_jennrich=5,
                  cluster_angle=8.0, n_subset_starts=10, n_random_starts=30,
                  search_rows=10000, search_maxiter=200, refine_rows=20000,
-                 refine_maxiter=1000, refine_gtol=1e-12, faithful=False, rng=None,
+                 refine_maxiter=1000, refine_full_maxiter=200, refine_gtol=1e-12,
+                 faithful=False, rng=None,
                  verbose=0, n_threads=None):
         self.n_neurons = n_neurons
         self.n_directions = n_directions
@@ -232,6 +237,7 @@ class ReLUMomentRegressor:
         self.search_maxiter = search_maxiter
         self.refine_rows = refine_rows
         self.refine_maxiter = refine_maxiter
+        self.refine_full_maxiter = refine_full_maxiter
         self.refine_gtol = refine_gtol
         self.faithful = faithful
         self.rng = rng
@@ -362,26 +368,11 @@ class ReLUMomentRegressor:
                   f"k-dim loss {loss_k:.3g} ({timings['search']:.2f} s)")
 
         t0 = time.perf_counter()
-        lam, U = to_unit_neurons(a, C @ V.T)
-        n_iter = 0
-        stages = []
-        if N > self.refine_rows:
-            stages.append(rng.choice(N, size=int(self.refine_rows), replace=False))
-        stages.append(None)
-        loss = np.nan
-        for idx in stages:
-            Xs, ys = (Xd, y) if idx is None else (Xd[idx], y[idx])
-            if idx is None:
-                lam, U, loss, it = fit_relu_net_lbfgs(Xs, ys, lam, U,
-                                                      maxiter=self.refine_maxiter,
-                                                      gtol=self.refine_gtol)
-            else:
-                with single_threaded_blas():
-                    lam, U, loss, it = fit_relu_net_lbfgs(Xs, ys, lam, U,
-                                                          maxiter=self.refine_maxiter,
-                                                          gtol=self.refine_gtol)
-            lam, U = to_unit_neurons(lam, U)
-            n_iter += it
+        lam, U, loss, n_iter = refine_two_stage(Xd, y, a, C @ V.T, rng,
+                                                subset_rows=self.refine_rows,
+                                                maxiter=self.refine_maxiter,
+                                                full_maxiter=self.refine_full_maxiter,
+                                                gtol=self.refine_gtol)
         timings["refine"] = time.perf_counter() - t0
         self._log(f"step 4: refine, loss {loss:.3g} after {n_iter} iterations "
                   f"({timings['refine']:.2f} s)")

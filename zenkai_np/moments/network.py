@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-__all__ = ["relu_net_predict", "relu_net_loss_grad", "fit_relu_net_lbfgs", "to_unit_neurons"]
+__all__ = ["relu_net_predict", "relu_net_loss_grad", "fit_relu_net_lbfgs", "refine_two_stage",
+           "to_unit_neurons"]
 
 
 def relu_net_predict(X, a, W):
@@ -56,3 +57,29 @@ def to_unit_neurons(a, W):
     norms = np.linalg.norm(W, axis=1)
     safe = np.where(norms > 0, norms, 1.0)
     return a * norms, W / safe[:, None]
+
+
+def refine_two_stage(X, y, coef, dirs, rng, *, subset_rows=20000, maxiter=1000, gtol=1e-12,
+                     full_maxiter=None):
+    """Full-dimension L-BFGS from (coef, dirs): first on ``subset_rows`` random rows
+    (single-threaded BLAS: small products), then on all rows (``full_maxiter``
+    iterations, default ``maxiter``; with N ≤ ``subset_rows`` there is a single
+    stage of ``maxiter`` iterations on all rows). Returns
+    ``(coef (k,), unit dirs (k, d), loss, n_iter)``.
+    """
+    from ._blas_threads import single_threaded_blas
+    N = X.shape[0]
+    lam, U = to_unit_neurons(np.asarray(coef, float), np.asarray(dirs, float))
+    n_iter = 0
+    loss = np.nan
+    if N > subset_rows:
+        idx = rng.choice(N, size=int(subset_rows), replace=False)
+        with single_threaded_blas():
+            lam, U, loss, it = fit_relu_net_lbfgs(X[idx], y[idx], lam, U, maxiter=maxiter,
+                                                  gtol=gtol)
+        lam, U = to_unit_neurons(lam, U)
+        n_iter += it
+    last = maxiter if (full_maxiter is None or N <= subset_rows) else full_maxiter
+    lam, U, loss, it = fit_relu_net_lbfgs(X, y, lam, U, gtol=gtol, maxiter=last)
+    lam, U = to_unit_neurons(lam, U)
+    return lam, U, loss, n_iter + it
