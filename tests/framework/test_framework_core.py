@@ -486,3 +486,28 @@ def test_linear_accepts_ndarray_subclasses(tmp_path):
                                    shape=(4, 3))
     mm[:] = 1.0
     np.testing.assert_array_equal(lin.forward(mm), lin.forward(np.ones((4, 3))))
+
+
+def test_nested_sequential_is_bit_identical_to_the_flat_one():
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((6, 5))
+    labels = rng.integers(0, 3, 6)
+    flat = make_mlp(keep_grads=False)
+    nested_src = make_mlp(keep_grads=False)
+    ms = nested_src.machines
+    nested = zk.Sequential(zk.Sequential(*ms[:2]), zk.Sequential(*ms[2:4]), ms[4])
+    for _ in range(3):
+        flat.learn(x, labels, zk.CrossEntropyLoss())
+        nested.learn(x, labels, zk.CrossEntropyLoss())
+    for (k, a), (_, b) in zip(flat.parameters().items(), nested_src.parameters().items()):
+        np.testing.assert_array_equal(a, b, err_msg=k)
+    # and the input target of a nested container is x - dL/dx
+    st = State()
+    y = nested.forward(x, st)
+    g = zk.CrossEntropyLoss().grad(y, labels)
+    st2 = State()
+    flat.forward(x, st2)
+    nested.accumulate(x, y - g, st)
+    flat.accumulate(x, y - g, st2)
+    np.testing.assert_allclose(nested.step_x(x, y - g, st), flat.step_x(x, y - g, st2),
+                               rtol=1e-12)

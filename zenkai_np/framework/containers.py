@@ -177,10 +177,37 @@ class Sequential(_Container):
         xs[n] = x
         state.y = x
         state._x_target = None
+        state._x_grad = None
         return x
 
     def accumulate(self, x, t, state):
         self._walk(x, state, None, t, need_x=True)
+
+    # gradient channel: a nested Sequential passes gradients straight through
+    accepts_grad = True
+
+    def accumulate_grad(self, x, gy, state):
+        self._walk(x, state, gy, None, need_x=True)
+
+    def grad_x(self, x, gy, state):
+        gx = state.__dict__.get("_x_grad")
+        if gx is None:
+            xt = state.__dict__.get("_x_target")
+            if xt is None:      # not walked since the last forward
+                self.accumulate_grad(x, gy, state)
+                return self.grad_x(x, gy, state)
+            gx = x - xt
+        return gx
+
+    def step_x(self, x, t, state):
+        xt = state.__dict__.get("_x_target")
+        if xt is None:
+            gx = state.__dict__.get("_x_grad")
+            if gx is None:      # not walked since the last forward
+                self.accumulate(x, t, state)
+                return self.step_x(x, t, state)
+            xt = state._x_target = x - gx
+        return xt
 
     def _walk(self, x, state, g, t, need_x):
         subs = state.__dict__.get("_subs")
@@ -206,7 +233,8 @@ class Sequential(_Container):
             t, g = run_machine(m, xi, t, s, need_x=need_x or i > 0, g=g,
                                deferred=deferred)
         if need_x:
-            state._x_target = xs[0] - g if t is None else t
+            # keep whichever form the walk produced; the other is derived lazily
+            state._x_target, state._x_grad = t, g
 
     def __repr__(self):
         inner = ",\n  ".join(repr(m) for m in self.machines)
