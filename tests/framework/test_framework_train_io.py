@@ -272,3 +272,11 @@ def test_sklearn_learner_without_sklearn_raises_a_clear_import_error(monkeypatch
     monkeypatch.setitem(sys.modules, "sklearn.base", None)
     with pytest.raises(ImportError, match="pip install scikit-learn"):
         zk.SklearnLearner(object(), 2, 2)
+
+
+def test_estimator_style_fit_returns_self_with_a_loss_curve():
+    x, y = data()
+    m = net()
+    assert m.fit(x, y, loss=zk.CrossEntropyLoss(), epochs=3, rng=0) is m
+    assert len(m.loss_curve_) == 3 and m.history_.epochs == 3
+    assert m.loss_curve_ == m.history_.loss

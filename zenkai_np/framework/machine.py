@@ -359,6 +359,17 @@ class LearningMachine:
             self.step(x, t, state)
         return value
 
+    def fit(self, x, y, *, loss, **kwargs):
+        """Estimator-style training: ``zenkai_np.fit(self, x, y, loss=..., **kwargs)``.
+
+        Stores the :class:`~zenkai_np.framework.train.History` in ``history_``
+        and the per-epoch losses in ``loss_curve_``; returns ``self``.
+        """
+        from .train import fit as _fit
+        self.history_ = _fit(self, x, y, loss=loss, **kwargs)
+        self.loss_curve_ = list(self.history_.loss)
+        return self
+
     @property
     def dtype(self):
         for p in self.parameters().values():
