@@ -56,7 +56,11 @@ materialising ``t = y - gy`` and recovering ``gy = y - t``: the same
 mathematics, two array operations cheaper per boundary and bit-identical to
 hand-written backprop.  In that channel ``step`` receives ``t=None``.
 ``GradLearner`` derives ``accumulate``/``step_x`` from these two methods, so a
-gradient-like rule only implements the gradient methods.
+gradient-like rule only implements the gradient methods.  (In the default mode
+a container calls ``_default_backward(x, gy, state, need_x)`` = accumulate_grad,
+grad_x, step once per machine and batch; ``GradLearner`` inlines it, honouring
+overrides of the three methods.)  ``Sequential`` itself joins the channel, so
+nested containers behave exactly like flat ones.
 
 Writing a new layer (a few lines)
 =================================
