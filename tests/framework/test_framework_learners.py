@@ -67,8 +67,11 @@ def test_feedback_alignment_networks_learn_the_task(kind):
     before = zk.evaluate(net, xt, yt)["accuracy"]
     zk.fit(net, x, y, loss=zk.CrossEntropyLoss(), epochs=40, batch_size=32, rng=0)
     after = zk.evaluate(net, xt, yt)["accuracy"]
-    # a linear classifier cannot exceed ~0.75 here; the networks must
-    assert after > 0.85 and after > before + 0.2, (before, after)
+    # the hidden layers must contribute: compare with a plain linear classifier
+    lin = zk.Sequential(zk.GradLearner(zk.Linear(4, 3, rng=0), zk.SGD(lr=0.05, momentum=0.9)))
+    zk.fit(lin, x, y, loss=zk.CrossEntropyLoss(), epochs=40, batch_size=32, rng=0)
+    ref = zk.evaluate(lin, xt, yt)["accuracy"]
+    assert after > 0.85 and after > before + 0.2 and after > ref + 0.1, (before, ref, after)
 
 
 def test_dfa_update_is_B_e_times_fprime_a_x():
@@ -172,8 +175,15 @@ def test_target_propagation_networks_learn_the_task(cls, lr, inv_lr, x_lr, epoch
     before = zk.evaluate(net, xt, yt)["accuracy"]
     zk.fit(net, x, y, loss=zk.CrossEntropyLoss(), epochs=epochs, batch_size=32, rng=0)
     after = zk.evaluate(net, xt, yt)["accuracy"]
-    # training only the readout on the frozen random hidden layers reaches ~0.57
-    assert after > 0.8 and after > before + 0.2, (before, after)
+    # the same network with its hidden layers frozen (readout trained only)
+    frozen = zk.Sequential(
+        tp_pair(4, 32, 0, cls=cls, lr=0.0, inv_lr=0.0),
+        tp_pair(32, 32, 1, cls=cls, lr=0.0, inv_lr=0.0),
+        zk.GradLearner(zk.Linear(32, 3, rng=2), zk.SGD(lr=0.1, momentum=0.9)),
+    )
+    zk.fit(frozen, x, y, loss=zk.CrossEntropyLoss(), epochs=epochs, batch_size=32, rng=0)
+    ref = zk.evaluate(frozen, xt, yt)["accuracy"]
+    assert after > 0.8 and after > before + 0.2 and after > ref + 0.15, (before, ref, after)
 
 
 def design(x):
