@@ -1,0 +1,52 @@
+"""The experiment script and the benchmark's NumPy formulation (smoke + maths)."""
+import json
+
+import numpy as np
+
+from zenkai_np.bench.bench_fracexp_schroeder import SchroederNumpy
+from zenkai_np.examples import fracexp as ex
+from zenkai_np.fractional import fracexp_schroeder_grad
+
+
+def test_numpy_formulation_matches_kernel():
+    rng = np.random.default_rng(0)
+    z = rng.uniform(-5, 5, 3000)
+    z = z[np.min(np.abs(z[:, None] - np.array([0, 1, np.e])[None]), axis=1) > 0.05]
+    n = rng.uniform(-1, 1, z.size)
+    ref = SchroederNumpy(chunk=1000).grad(z, n)
+    got = fracexp_schroeder_grad(z, n)
+    for a, b in zip(got, ref):
+        assert np.max(np.abs(a - b) / np.abs(b)) < 1e-9
+
+
+def test_parameter_counts_are_matched():
+    for d, target in ((2, 23), (4, 47), (6, 61), (10, 115)):
+        h = ex.matched_width(d, target)
+        assert abs(h * (d + 2) + 1 - target) <= (d + 2) // 2 + 1
+
+
+def test_tasks_need_products():
+    xtr, ytr, xte, yte = ex.make_task("missing", 0, 200, 100)
+    v, m = xtr[:, :3], xtr[:, 3:]
+    assert np.all(v[m == 0] == 0) and 0.6 < m.mean() < 0.9
+    # the raw target is the product of the observed values (standardised here)
+    raw = np.prod(v * m + 1 - m, axis=1)
+    assert abs(np.corrcoef(raw, ytr[:, 0])[0, 1] - 1) < 1e-12
+    xtr, ytr, _, _ = ex.make_task("product", 0, 100, 10)
+    assert abs(np.corrcoef(xtr[:, 0] * xtr[:, 1], ytr[:, 0])[0, 1] - 1) < 1e-12
+
+
+def test_run_smoke(tmp_path):
+    res = ex.run(quick=True, seeds=1, tasks=("product", "missing"), epochs=2, verbose=False)
+    assert set(res["tasks"]) == {"product", "missing"}
+    for task in res["tasks"].values():
+        assert {"fracexp", "fracexp_schroeder", "tanh", "relu"} <= set(task)
+        assert np.isfinite(task["fracexp"]["mse_mean"])
+        assert len(task["fracexp"]["n_in"]) == 1
+    assert "fracexp_beats_tanh" in res["product_units"]
+    md = ex.table(res)
+    assert md.count("\n") == 3 and "| product |" in md
+    out = tmp_path / "r.json"
+    assert ex.main(["--quick", "--seeds", "1", "--epochs", "1", "--tasks", "product",
+                    "--json", str(out), "--no-schroeder"]) == 0
+    assert json.loads(out.read_text())["tasks"]["product"]["tanh"]["params"] > 0
