@@ -50,8 +50,13 @@ void bind(py::module_& m) {
         const Dims d = trace_dims<T>(E);
         T* pE = E.mutable_data();
         T* pO = pE;
+        bool spare = false;
         if (E_out.size() != 0) {
-          if (E_out.size() != E.size()) throw std::invalid_argument("E_out: wrong size");
+          const std::ptrdiff_t row = E.size() / d.S;
+          if (E_out.size() == E.size() + row)
+            spare = true;
+          else if (E_out.size() != E.size())
+            throw std::invalid_argument("E_out: wrong size");
           pO = E_out.mutable_data();
           if (pO != pE && pO < pE + E.size() && pE < pO + E_out.size())
             throw std::invalid_argument("E_out: overlaps E");
@@ -72,7 +77,7 @@ void bind(py::module_& m) {
         }
         py::gil_scoped_release release;
         zk::traces::trace_step<T>(pE, pO, d.S, d.B, d.P, pW, pa, pJ, decay, pu, pd, scale, pt,
-                                  n_threads);
+                                  n_threads, spare);
       },
       py::arg("E").noconvert(), py::arg("E_out").noconvert(), py::arg("W").noconvert(), py::arg("a").noconvert(),
       py::arg("J").noconvert(), py::arg("decay"), py::arg("u").noconvert(),

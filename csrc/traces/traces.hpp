@@ -41,7 +41,7 @@ namespace traces {
 // Bytes of one tile of E (S rows x cols): small enough that the GEMM's input
 // and output tiles and the GEMV's re-read stay in L2.
 inline double& tile_bytes() {
-  static double v = 131072.0;
+  static double v = 524288.0;
   return v;
 }
 
@@ -80,21 +80,28 @@ inline std::vector<T>& scratch_buffer() {
 // part is one GEMV with v = A^T delta_b on the same (cache-resident) tile,
 //   sum_i delta_i (A E_in)[i, c] = (A^T delta)^T E_in[:, c],
 // and the diagonal term adds u_b to E_out and delta_b[j] u_b to the partials.
+//
+// spare_row: E_out has one more row of B*S*P entries after its S rows
+// (storage (S+1, B, S, P)); then the contraction row v^T is appended to the
+// tile matrix and the GEMM itself writes the per-(b, j) partials into that
+// row, so no separate GEMV pass over the tile is needed (out of place only).
 template <class T>
 void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const T* a,
                 const T* J, T decay, const T* u, const T* delta, T scale, T* dtheta,
-                int n_threads) {
+                int n_threads, bool spare_row = false) {
   if (S <= 0 || B <= 0 || P <= 0) return;
   const Tiling tl = make_tiling(S, B, P, sizeof(T));
   const std::ptrdiff_t ld_e = static_cast<std::ptrdiff_t>(B) * S * P;
   const bool in_place = E_in == E_out;
-  std::vector<T> partial;
-  if (delta) partial.assign(static_cast<std::size_t>(ld_e), T(0));
-  T* part = delta ? partial.data() : nullptr;
   const bool push = decay != T(0);
+  const bool fold = spare_row && !in_place && push && delta != nullptr;
+  std::vector<T> partial;
+  if (delta && !fold) partial.assign(static_cast<std::size_t>(ld_e), T(0));
+  T* part = delta ? (fold ? E_out + S * ld_e : partial.data()) : nullptr;
+  const int M_rows = fold ? S + 1 : S;
   parallel_chunks(tl.n, 1, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
     std::vector<T>& scratch = scratch_buffer<T>();
-    std::vector<T> A(static_cast<std::size_t>(S) * S), v(static_cast<std::size_t>(S));
+    std::vector<T> A(static_cast<std::size_t>(S + 1) * S), v(static_cast<std::size_t>(S));
     for (std::ptrdiff_t t = lo; t < hi; ++t) {
       const int b = static_cast<int>(t / tl.tiles_per_b);
       const int j0 = static_cast<int>(t % tl.tiles_per_b) * tl.units;
@@ -109,7 +116,9 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
         const T* ab = (J == nullptr && a != nullptr) ? a + static_cast<std::ptrdiff_t>(b) * S
                                                      : nullptr;
         ZK_ISA_CALL(scale_rows<T>, M, ab, decay, S, A.data());
-        if (db) {
+        if (fold) {  // row S of the tile matrix: v = A^T delta_b
+          ZK_ISA_CALL(vec_mat<T>, db, A.data(), S, A.data() + static_cast<std::ptrdiff_t>(S) * S);
+        } else if (db) {
           ZK_ISA_CALL(vec_mat<T>, db, A.data(), S, v.data());  // v = A^T delta_b
           blas::gemv_rm<T>(true, S, cols, T(1), E_in + off, static_cast<int>(ld_e), v.data(),
                            T(0), acc);
@@ -122,7 +131,7 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
           ZK_ISA_CALL(copy_rows<T>, scratch.data(), static_cast<std::ptrdiff_t>(cols),
                       E_out + off, ld_e, S, static_cast<std::ptrdiff_t>(cols));
         } else {
-          blas::gemm_rm<T>(false, false, S, cols, S, T(1), A.data(), S, E_in + off,
+          blas::gemm_rm<T>(false, false, M_rows, cols, S, T(1), A.data(), S, E_in + off,
                            static_cast<int>(ld_e), T(0), E_out + off, static_cast<int>(ld_e));
         }
       } else {

@@ -49,6 +49,11 @@ def test_fused_step_matches_naive_loop(dtype, S, B, P, path):
                 np.testing.assert_array_equal(E_in, ops["E"])   # out of place: E unchanged
                 _close(E_new, E_ref, dtype)
                 _close(th, th_ref, dtype)
+                E_sp = np.full((S + 1, B, S, P), np.nan, dtype)  # spare row: GEMM contracts
+                th = trace_step(E_in, ops["u"], decay=decay, delta=ops["delta"], scale=1 / B,
+                                E_out=E_sp, n_threads=threads, **jac)
+                _close(E_sp[:S], E_ref, dtype)
+                _close(th, th_ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -90,9 +90,9 @@ class BPLambdaRNN(SequenceLearner):
         self._trace = None
 
     def _trace_buffers(self, B):
-        """Two alternating trace buffers (H, B, H, H+1), the current one zeroed."""
+        """Two alternating trace buffers (H+1, B, H, H+1), the current one zeroed."""
         H = self.model.n_hidden
-        shape = (H, B, H, H + 1)
+        shape = (H + 1, B, H, H + 1)  # one spare row: the GEMM also does the contraction
         if self._trace is None or self._trace[0].shape != shape:
             self._trace = [np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)]
             self._dtheta = np.empty((H, H + 1), self.dtype)
@@ -141,12 +141,12 @@ class BPLambdaRNN(SequenceLearner):
                 delta = ((l + gamma * g) * a) @ p["W_hh"].T - g_prev
                 u[:, :H] = h_prev
                 if self.backend == "compiled":
-                    _traces.trace_step(bufs[cur], bufs[1 - cur], W_hhT, a_prev, empty, decay,
+                    _traces.trace_step(bufs[cur][:H], bufs[1 - cur], W_hhT, a_prev, empty, decay,
                                        u, np.ascontiguousarray(delta), 1.0 / B, dtheta,
                                        self.n_threads)
                 else:
-                    trace_step_numpy(bufs[cur], bufs[1 - cur], W_hhT, a_prev, decay, u, delta,
-                                     1.0 / B, dtheta)
+                    trace_step_numpy(bufs[cur][:H], bufs[1 - cur][:H], W_hhT, a_prev, decay, u,
+                                     delta, 1.0 / B, dtheta)
                 cur = 1 - cur
                 if not np.isfinite(dtheta).all():
                     raise FloatingPointError(

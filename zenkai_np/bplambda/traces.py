@@ -124,10 +124,13 @@ def trace_step(E, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.
         Factor of the contraction (1/B for the batch mean).
     out : ndarray (S, P), optional
         Buffer for ``dΘ``.
-    E_out : ndarray like E, optional
+    E_out : ndarray (S, B, S, P) or (S + 1, B, S, P), optional
         Receives the new trace (E is then left unchanged; must not overlap E).
         Alternating two buffers saves a copy per step (the GEMM writes the
-        result directly): :class:`EligibilityTrace` does this.
+        result directly): :class:`EligibilityTrace` does this. With one spare
+        leading row (shape (S+1, B, S, P); the trace is ``E_out[:S]``) the
+        contraction is computed by the same GEMM, as one extra output row,
+        instead of a second pass over the tile.
     check_finite : bool
         Reject NaN/inf in the small operands (not in E, which is large).
     n_threads : int, optional
@@ -167,10 +170,15 @@ def trace_step(E, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.
     if E_out is None:
         Eo = empty
     else:
-        Eo = _check_trace(E_out, "E_out")
-        if Eo.shape != E.shape or Eo.dtype != dt:
-            raise ValueError(f"E_out: expected shape {E.shape} and dtype {dt}, got "
-                             f"{Eo.shape} {Eo.dtype}")
+        Eo = E_out
+        spare = (isinstance(Eo, np.ndarray) and Eo.ndim == 4 and Eo.shape[0] == S + 1
+                 and Eo.shape[1:] == E.shape[1:])
+        _check_trace(Eo[:S] if spare else Eo, "E_out")
+        if not spare and Eo.shape != E.shape:
+            raise ValueError(f"E_out: expected shape {E.shape} (or {(S + 1,) + E.shape[1:]} "
+                             f"with a spare row), got {Eo.shape}")
+        if Eo.dtype != dt:
+            raise ValueError(f"E_out: expected dtype {dt}, got {Eo.dtype}")
         if np.shares_memory(Eo, E):
             raise ValueError("E_out: overlaps E (omit E_out to update in place)")
     nt = resolve_n_threads(n_threads)
@@ -225,13 +233,14 @@ class EligibilityTrace:
         if dtype not in _EMPTY:
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         shape = trace_shape(S, B, P)
-        self._bufs = [np.zeros(shape, dtype), np.zeros(shape, dtype)]
+        spare = (shape[0] + 1,) + shape[1:]      # one spare row: see trace_step(E_out=)
+        self._bufs = [np.zeros(spare, dtype), np.zeros(spare, dtype)]
         self._cur = 0
         self._dtheta = np.empty((S, P), dtype)
 
     @property
     def E(self) -> np.ndarray:
-        return self._bufs[self._cur]
+        return self._bufs[self._cur][:-1]
 
     @property
     def shape(self):
@@ -248,7 +257,7 @@ class EligibilityTrace:
 
         The returned dΘ is a buffer reused by the next call.
         """
-        src, dst = self._bufs[self._cur], self._bufs[1 - self._cur]
+        src, dst = self._bufs[self._cur][:-1], self._bufs[1 - self._cur]
         res = trace_step(src, u, W=W, a=a, J=J, decay=decay, delta=delta, scale=scale,
                          out=None if delta is None else self._dtheta, E_out=dst,
                          check_finite=check_finite, n_threads=n_threads)

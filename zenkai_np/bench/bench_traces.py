@@ -1,0 +1,181 @@
+"""Benchmark: the fused BP(λ) trace step, and a whole BP(λ) training step of the toy task.
+
+Trace step at (B, S, D) = (10, 30, 30) and (50, 60, 60), float32 and float64,
+shared-W Jacobian with row factors: E ← γλ diag(a_b) W E_b + [i=j] u_b and
+dΘ = δ·E. Compared in the same run, with interleaved repeats (this machine is
+shared), against
+
+* ``numpy``: the best NumPy formulation (one matmul into a reused buffer, a
+  broadcast row scale, a strided diagonal view, one GEMV for the contraction);
+* ``gemm``: a plain NumPy GEMM ``W (S×S) @ X (S×N)`` of equal flops (the push
+  plus the contraction), whose rate is the practical limit.
+
+The training step is one ``BPLambdaRNN.train_batch`` of the line-drawing task
+(linear RNN H = 30, batch 10, T = 10, float32), compiled traces vs the NumPy
+trace backend; its flop count (≈150 MFLOP) divided by the measured GEMM rate
+gives the floor.
+"""
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+
+import numpy as np
+
+from ._harness import Result
+
+CASES = ((10, 30, 30), (50, 60, 60))
+
+
+def _blas_threads(n):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(n, user_api="blas")
+
+
+def _number(fn, min_time):
+    fn()
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        if time.perf_counter() - t0 >= min_time or n >= 1 << 16:
+            return n
+        n *= 2
+
+
+def paired_times(fns, *, repeat=9, min_time=0.05):
+    """Median seconds per call of each function, repeats interleaved (A B C A B C ...)."""
+    numbers = [_number(f, min_time) for f in fns]
+    samples = [[] for _ in fns]
+    for _ in range(repeat):
+        for k, (f, n) in enumerate(zip(fns, numbers)):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                f()
+            samples[k].append((time.perf_counter() - t0) / n)
+    return [statistics.median(s) for s in samples]
+
+
+def _simd():
+    from .. import _traces
+    return _traces.simd_level()
+
+
+def _trace_case(B, S, D, dtype, threads, quick):
+    from .. import _traces
+    from ..bplambda._reference import trace_step_numpy
+    rng = np.random.default_rng(0)
+    P = D + 1
+    dt = np.dtype(dtype)
+    E = [np.zeros((S + 1, B, S, P), dt), np.zeros((S + 1, B, S, P), dt)]  # spare row
+    En = [np.zeros((S, B, S, P), dt), np.zeros((S, B, S, P), dt)]
+    W = (rng.standard_normal((S, S)) / np.sqrt(S)).astype(dt)
+    a = rng.uniform(0.5, 1.0, (B, S)).astype(dt)
+    u = rng.standard_normal((B, P)).astype(dt)
+    d = rng.standard_normal((B, S)).astype(dt)
+    out, outn = np.empty((S, P), dt), np.empty((S, P), dt)
+    empty = np.empty(0, dt)
+    n_cols = B * S * P
+    flops = 2.0 * S * S * n_cols + 2.0 * S * n_cols   # push GEMM + contraction
+    n_gemm = int(np.ceil(flops / (2.0 * S * S)))
+    X = rng.standard_normal((S, n_gemm)).astype(dt)
+    C = np.empty_like(X)
+    state = {"k": 0, "kn": 0}
+
+    def ours():
+        k = state["k"]
+        _traces.trace_step(E[k][:S], E[1 - k], W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
+        state["k"] = 1 - k
+
+    def numpy_ref():
+        k = state["kn"]
+        trace_step_numpy(En[k], En[1 - k], W, a, 0.9, u, d, 1.0 / B, outn)
+        state["kn"] = 1 - k
+
+    def gemm():
+        np.matmul(W, X, out=C)
+
+    with _blas_threads(1 if threads > 1 else threads):
+        t_ours = paired_times([ours], repeat=1, min_time=0.01)[0]  # warm-up
+    repeat = 5 if quick else 11
+    # ours with BLAS at one thread (our OpenMP tiles do the parallel work);
+    # the NumPy references with BLAS at `threads` threads.
+    samples = {"ours": [], "numpy": [], "gemm": []}
+    n_o = _number(ours, 0.02 if quick else 0.05)
+    n_n = _number(numpy_ref, 0.02 if quick else 0.05)
+    n_g = _number(gemm, 0.02 if quick else 0.05)
+    for _ in range(repeat):
+        for name, f, n, bt in (("ours", ours, n_o, 1), ("numpy", numpy_ref, n_n, threads),
+                               ("gemm", gemm, n_g, threads)):
+            with _blas_threads(bt):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    f()
+                samples[name].append((time.perf_counter() - t0) / n)
+    t_ours, t_np, t_gemm = (statistics.median(samples[k]) for k in ("ours", "numpy", "gemm"))
+    gf = lambda t: flops / t / 1e9  # noqa: E731
+    case = f"B={B} S={S} D={D}"
+    extra = {"flops": flops, "gflops_ours": gf(t_ours), "gflops_numpy": gf(t_np),
+             "gflops_gemm": gf(t_gemm), "ours_vs_gemm_rate": t_gemm / t_ours,
+             "numpy_vs_gemm_rate": t_gemm / t_np}
+    return [
+        Result("trace_step", case, dt.name, threads, _simd(), t_ours * 1e3, t_np * 1e3,
+               "numpy (matmul+scale+strided diag+GEMV)",
+               f"{gf(t_ours):.1f} GFLOP/s", extra),
+        Result("trace_step", case, dt.name, threads, _simd(), t_ours * 1e3, t_gemm * 1e3,
+               "numpy GEMM of equal flops",
+               f"{t_gemm / t_ours * 100:.0f}% of GEMM rate ({gf(t_gemm):.1f} GFLOP/s); "
+               f"numpy formulation {t_gemm / t_np * 100:.0f}%", extra),
+    ]
+
+
+def _training_step(threads, quick):
+    from ..bplambda import BPLambdaRNN, VanillaRNN
+    from ..bplambda.tasks import LineDrawTask
+    task = LineDrawTask(10)
+    X, Y, mask = task.sample(10, np.random.default_rng(0), dtype=np.float32)
+    learners = {}
+    for backend in ("compiled", "numpy"):
+        model = VanillaRNN(10, 30, 2, dtype=np.float32, rng=0)
+        learners[backend] = BPLambdaRNN(model, gamma=1.0, lam=1.0, lr_rnn=1e-5,
+                                        lr_readout=1e-5, lr_synth=1e-5, n_threads=threads,
+                                        backend=backend)
+    S, B, P, T = 30, 10, 31, 10
+    flops = (T - 1) * (2.0 * S * S * B * S * P + 2.0 * S * B * S * P)
+    W = np.random.default_rng(1).standard_normal((S, S)).astype(np.float32)
+    Xg = np.random.default_rng(2).standard_normal((S, int(flops / (2 * S * S)))).astype(
+        np.float32)
+    Cg = np.empty_like(Xg)
+    with _blas_threads(1 if threads > 1 else threads):
+        t_ours, t_np, t_gemm = paired_times(
+            [lambda: learners["compiled"].train_batch(X, Y, mask),
+             lambda: learners["numpy"].train_batch(X, Y, mask),
+             lambda: np.matmul(W, Xg, out=Cg)],
+            repeat=5 if quick else 11, min_time=0.02 if quick else 0.1)
+    authors_ms = 6.4
+    extra = {"flops": flops, "floor_ms_at_gemm_rate": t_gemm * 1e3, "authors_pytorch_ms": 6.4,
+             "speedup_vs_authors_pytorch_reference_cpu": authors_ms / (t_ours * 1e3)}
+    return [Result("bplambda_train_step", "toy B=10 T=10 H=30", "float32", threads, _simd(),
+                   t_ours * 1e3, t_np * 1e3, "same learner, NumPy trace backend",
+                   f"{flops / t_ours / 1e9:.1f} GFLOP/s; floor {t_gemm * 1e3:.2f} ms at "
+                   f"the GEMM rate ({flops / 1e6:.0f} MFLOP)", extra)]
+
+
+def run(*, quick: bool, threads: list) -> list:
+    results = []
+    for nt in threads:
+        for B, S, D in CASES:
+            for dtype in (np.float32, np.float64):
+                results += _trace_case(B, S, D, dtype, nt, quick)
+        results += _training_step(nt, quick)
+    return results
+
+
+if __name__ == "__main__":
+    from ._harness import format_table
+    print(format_table(run(quick=True, threads=[1])))
