@@ -9,12 +9,16 @@ from zenkai_np.moments.network import relu_net_loss_grad
 from zenkai_np.moments.teachers import make_teacher
 
 
+# Smaller search budgets than the defaults keep the suite fast; recovery is still exact.
+FAST = {"n_random_starts": 10, "search_rows": 5000, "n_candidate_draws": 50}
+
+
 def _recover(family, d, k, N, seed, **kw):
     rng = np.random.default_rng(seed)
     teacher = make_teacher(family, d, k, rng)
     X, y = teacher.sample(N, rng)
     Xt, yt = teacher.sample(20_000, rng)
-    est = ReLUMomentRegressor(k, rng=seed, **kw).fit(X, y)
+    est = ReLUMomentRegressor(k, rng=seed, **{**FAST, **kw}).fit(X, y)
     return teacher, est, relative_mse(est.predict(Xt), yt), parameter_error(
         teacher.coef, teacher.directions, est.coef_, est.directions_)
 
@@ -33,7 +37,7 @@ def test_cancellation_subspace_step():
 
 
 def test_generic_planted_recovery():
-    teacher, est, rel, perr = _recover("generic", 30, 3, 20_000, seed=3)
+    teacher, est, rel, perr = _recover("generic", 30, 3, 20_000, seed=3, n_random_starts=30)
     assert rel < 1e-10 and perr < 1e-5
     assert est.n_subspace_from_t2_ == 3
     assert est.coef_.shape == (3,) and est.directions_.shape == (3, 30)
@@ -52,11 +56,11 @@ def test_same_seed_same_result_and_float32_input():
     rng = np.random.default_rng(5)
     teacher = make_teacher("generic", 8, 2, rng)
     X, y = teacher.sample(5000, rng)
-    a = ReLUMomentRegressor(2, rng=7).fit(X, y)
-    b = ReLUMomentRegressor(2, rng=7).fit(X, y)
+    a = ReLUMomentRegressor(2, rng=7, **FAST).fit(X, y)
+    b = ReLUMomentRegressor(2, rng=7, **FAST).fit(X, y)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.directions_, b.directions_)
-    c = ReLUMomentRegressor(2, rng=7).fit(X.astype(np.float32), y)
+    c = ReLUMomentRegressor(2, rng=7, **FAST).fit(X.astype(np.float32), y)
     Xt, yt = teacher.sample(5000, rng)
     assert relative_mse(c.predict(Xt), yt) < 1e-6  # the float32 grid of X limits the fit
 
@@ -67,7 +71,7 @@ def test_noisy_labels_reach_parametric_rate():
     teacher = make_teacher("generic", d, k, rng)
     X, y = teacher.sample(N, rng, noise=sigma)
     Xt, yt = teacher.sample(50_000, rng)
-    est = ReLUMomentRegressor(k, rng=0).fit(X, y)
+    est = ReLUMomentRegressor(k, rng=0, **FAST).fit(X, y)
     rate = sigma ** 2 * k * (d + 1) / (N * np.mean(yt ** 2))
     assert relative_mse(est.predict(Xt), yt) < 3 * rate
 
