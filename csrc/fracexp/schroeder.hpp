@@ -14,8 +14,8 @@
 // Vector form (separate re/im vectors, libmvec log/atan2/exp/sin/cos): the log
 // chain runs while any lane is outside the disc; lanes already inside are
 // frozen (so each lane keeps its own k and no accuracy is lost to extra
-// contractions). The exp chain is masked per lane. Guards: |z|^2 is floored at
-// min_modulus^2 inside the log; lanes needing more than 64 logs or exps, and
+// contractions). The exp chain is masked per lane. Guards: log|z| is floored at
+// log(min_modulus) (|z| is rescaled where |z|^2 would under/overflow); lanes needing more than 64 logs or exps, and
 // non-finite inputs, give NaN; an exp chain that overflows at exp(a + ib)
 // gives (sign(cos b) inf, sign(sin b) inf), with 0 for a zero cos/sin (so a
 // real overflow is inf + 0i); the derivatives take the same value.
@@ -42,13 +42,13 @@ constexpr std::ptrdiff_t kSchroederChunk = 2048;
 
 // y, dydz, dydn: interleaved complex arrays of 2*size scalars. z: size reals
 // (Cplx = false) or 2*size interleaved (Cplx = true). x[i] pairs with
-// n[i % period]. min_modulus is clamped below to the smallest normal number.
+// n[i % period]. min_modulus = 0 means no floor (log 0 = -inf then gives NaN).
 template <class T, bool Grad, bool Cplx>
 void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz, T* dydn,
                     std::ptrdiff_t size, double min_modulus, int n_threads) {
-  double f2 = min_modulus * min_modulus;
-  T floor2 = static_cast<T>(f2);
-  if (!(floor2 >= std::numeric_limits<T>::min())) floor2 = std::numeric_limits<T>::min();
+  // log|z| is floored at log(min_modulus) (computed in double: no underflow)
+  const T logfloor = min_modulus > 0 ? static_cast<T>(std::log(min_modulus))
+                                     : -std::numeric_limits<T>::infinity();
   parallel_chunks(size, kSchroederChunk, n_threads,
                   [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
                     std::ptrdiff_t i = lo;
@@ -61,14 +61,14 @@ void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz
                         T* dz = dydz + 2 * i;
                         T* dn = dydn + 2 * i;
                         if constexpr (Cplx)
-                          ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n + off, yy, dz, dn, len, floor2);
+                          ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n + off, yy, dz, dn, len, logfloor);
                         else
-                          ZK_ISA_CALL(schroeder_grad_real<T>, zi, n + off, yy, dz, dn, len, floor2);
+                          ZK_ISA_CALL(schroeder_grad_real<T>, zi, n + off, yy, dz, dn, len, logfloor);
                       } else {
                         if constexpr (Cplx)
-                          ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n + off, yy, len, floor2);
+                          ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n + off, yy, len, logfloor);
                         else
-                          ZK_ISA_CALL(schroeder_value_real<T>, zi, n + off, yy, len, floor2);
+                          ZK_ISA_CALL(schroeder_value_real<T>, zi, n + off, yy, len, logfloor);
                       }
                       i += len;
                     }

@@ -240,9 +240,20 @@ def test_method_dispatch_keeps_abel_default():
 
 
 def test_guards(simd_path):
-    # exact zeros of the log chain: z = 0 and z = 1 stay finite with the floor
+    # exact zeros of the log chain (z = 0, 1 lie on the singular orbit): the floor
+    # keeps log(0) = -inf out; the default tiny floor gives the (huge) limit,
+    # or not (values there are chaotic); the authors' 0.02 gives finite values
     y = fracexp_schroeder(np.array([0.0, 1.0]), 0.5)
-    assert np.all(np.isfinite(y))
+    assert not np.any(np.isnan(y))
+    assert np.all(np.isfinite(fracexp_schroeder(np.array([0.0, 1.0]), 0.5, min_modulus=0.02)))
+    # |z|^2 beyond the double range: log|z| is rescaled (no spurious NaN); the
+    # values agree with the Koenigs reference (which overflows as well here)
+    big = fracexp_schroeder(np.array([1e300, -1e300, 1e300j, 1e-300]), 0.5)
+    assert not np.any(np.isnan(big))
+    z = np.array([1e200 + 0j, 1e-200 + 0j, 3e160 + 2e160j])
+    got = fracexp_schroeder(z, -0.5)
+    want = np.array([ref.fracexp(v, -0.5) for v in z])
+    assert rel_err(got, want).max() < 1e-12
     # the authors' floor 0.02 changes the value near the singular orbit only
     far = np.array([2.0, -2.0, 5.0])
     np.testing.assert_allclose(fracexp_schroeder(far, 0.5, min_modulus=0.02),
@@ -280,6 +291,8 @@ def test_bad_input():
         fracexp_schroeder(z, 0.5, n_threads=1.5)
     with pytest.raises(ValueError, match="min_modulus"):
         fracexp_schroeder(z, 0.5, min_modulus=-1.0)
+    with pytest.raises(ValueError, match="min_modulus"):
+        fracexp_schroeder(z, 0.5, min_modulus=0.0)
     with pytest.raises(TypeError, match="min_modulus"):
         fracexp_schroeder(z, 0.5, min_modulus="0.1")
     with pytest.raises(ValueError, match="dtype"):

@@ -64,8 +64,8 @@ def _prepare(z, n, min_modulus):
     if not isinstance(min_modulus, numbers.Real) or isinstance(min_modulus, bool):
         raise TypeError(f"min_modulus: expected a float, got {type(min_modulus).__name__}")
     min_modulus = float(min_modulus)
-    if not (min_modulus >= 0 and np.isfinite(min_modulus)):
-        raise ValueError(f"min_modulus: expected a finite value >= 0, got {min_modulus}")
+    if not (min_modulus > 0 and np.isfinite(min_modulus)):
+        raise ValueError(f"min_modulus: expected a finite value > 0, got {min_modulus}")
     scalar = za.ndim == 0 and na.ndim == 0 and not (
         isinstance(z, np.ndarray) or isinstance(n, np.ndarray))
     z_flat, n_pattern, shape = broadcast_pair(za, na, "z", "n")
@@ -82,8 +82,9 @@ def fracexp_schroeder(z, n, *, min_modulus=None, out=None, n_threads=None):
     n : array_like, real; broadcast against ``z`` (per-unit ``(units,)`` n
         against a ``(batch, units)`` z is the common case).
     min_modulus : float, optional
-        Floor on |z| inside the logarithm; default the dtype's smallest normal
-        number (the authors used 0.02).
+        Floor (> 0) on |z| inside the logarithm; default the dtype's smallest
+        normal number (the authors used 0.02). Where |z|^2 would under- or
+        overflow, log|z| is computed from the rescaled modulus.
     out : ndarray, optional
         complex128 (complex64 when every array operand is single precision),
         C-contiguous, writeable, of the broadcast shape.
