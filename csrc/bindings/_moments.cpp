@@ -31,7 +31,7 @@ void bind_contract(py::module_& m) {
       "contract",
       [](carray<T> X, darray r, darray G, int n, py::object B_obj, bool want_b0, bool gram,
          darray sums, darray b1, py::object b0_obj, py::object A_obj, py::object P_obj,
-         py::object c_obj, int n_threads) {
+         py::object c_obj, int n_threads, std::ptrdiff_t chunk_rows) {
         need(X.ndim() == 2, "X: expected 2D");
         const std::ptrdiff_t N = X.shape(0);
         const int d = static_cast<int>(X.shape(1));
@@ -73,12 +73,12 @@ void bind_contract(py::module_& m) {
         const double* pG = G.data();
         py::gil_scoped_release release;
         zk::moments::hermite_contract<T>(pX, pr, N, d, pG, R, n, pB, mcols, want_b0, gram, out,
-                                         n_threads);
+                                         n_threads, chunk_rows);
       },
       py::arg("X").noconvert(), py::arg("r").noconvert(), py::arg("G").noconvert(),
       py::arg("n"), py::arg("B"), py::arg("want_b0"), py::arg("gram"),
       py::arg("sums").noconvert(), py::arg("b1").noconvert(), py::arg("b0"), py::arg("A"),
-      py::arg("P"), py::arg("c"), py::arg("n_threads"),
+      py::arg("P"), py::arg("c"), py::arg("n_threads"), py::arg("chunk_rows") = 0,
       "One pass of the Hermite contraction kernel; raw sums (see contract.hpp).");
   m.def(
       "quadratic_form",

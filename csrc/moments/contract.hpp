@@ -41,10 +41,11 @@ namespace moments {
 #define ZK_ISA_BODY "../moments/contract_body.inc"
 #include "../common/foreach_isa.hpp"
 
-constexpr std::ptrdiff_t kChunkRows = 256;     // rows per BLAS call
+constexpr std::ptrdiff_t kChunkRows = 512;     // rows per BLAS call (measured best at d = 100)
 constexpr std::ptrdiff_t kMaxBlocks = 16;      // accumulators alive at once
 constexpr std::ptrdiff_t kMinBlockRows = 4096;
 constexpr int kMaxN = 64;                      // bound on order - 2
+constexpr std::ptrdiff_t kFusedRows = 2048;    // SYRK length of the fused gram path (rows)
 // Gram mode with several directions and small d: accumulate the pair products
 // x_a x_b (a <= b) of each row once per chunk and do one GEMM for all R
 // directions instead of 2R rank-k updates.
@@ -54,9 +55,9 @@ inline bool use_pair_gram(int d, int R) {
   return R >= 2 && (std::ptrdiff_t)d * (d + 1) / 2 <= kMaxPairs;
 }
 
-inline std::ptrdiff_t block_rows_for(std::ptrdiff_t N) {
+inline std::ptrdiff_t block_rows_for(std::ptrdiff_t N, std::ptrdiff_t chunk = kChunkRows) {
   std::ptrdiff_t b = std::max<std::ptrdiff_t>(kMinBlockRows, (N + kMaxBlocks - 1) / kMaxBlocks);
-  return (b + kChunkRows - 1) / kChunkRows * kChunkRows;
+  return (b + chunk - 1) / chunk * chunk;
 }
 
 struct ContractOut {
@@ -68,55 +69,88 @@ struct ContractOut {
   double* c;     // R x m or nullptr
 };
 
-struct BlockAccum {
+struct BlockAccum {  // one per row block: reduced in block order
   std::vector<double> sums, b1, b0, A, Apair, P, c;
-  // workspace
-  std::vector<double> Xd, S, W0, W1, W2, Xp, Xn, XB, Y, Pc;
 };
+
+struct Workspace {  // one per thread
+  std::vector<double> Xd, S, W0, W1, W2, Xp, Xn, XB, Y, Pc;
+  std::ptrdiff_t np = 0, nn = 0;  // rows waiting in Xp / Xn (fused gram)
+};
+
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
 
 template <class T>
 void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, const double* G,
                       int R, int n, const double* B, int m, bool want_b0, bool gram,
-                      const ContractOut& out, int n_threads) {
+                      const ContractOut& out, int n_threads, std::ptrdiff_t chunk_rows = 0) {
   const bool apply = B != nullptr && m > 0;
   std::vector<double> sigma2(R, 0.0);
   for (int i = 0; i < d; ++i)
     for (int q = 0; q < R; ++q) sigma2[q] += G[i * R + q] * G[i * R + q];
-  const std::ptrdiff_t brows = block_rows_for(N);
+  // Rows per BLAS call: fixed by the shape only (never by the thread count).
+  const std::ptrdiff_t L = chunk_rows > 0 ? chunk_rows : kChunkRows;
+  const std::ptrdiff_t brows = block_rows_for(N, L);
   const std::ptrdiff_t nblocks = (N + brows - 1) / brows;
-  const std::ptrdiff_t L = kChunkRows;
   const std::ptrdiff_t dd = (std::ptrdiff_t)d * d;
   const bool pairs = gram && use_pair_gram(d, R);
+  const bool fused = gram && !pairs && R == 1 && !want_b0 && !apply;
   const int npairs = d * (d + 1) / 2;
   std::vector<BlockAccum> acc(nblocks);
   for (auto& a : acc) {  // allocate everything before the parallel region
     a.sums.assign(3 * R, 0.0);
     a.b1.assign((std::ptrdiff_t)R * d, 0.0);
     if (want_b0) a.b0.assign((std::ptrdiff_t)R * d, 0.0);
-    if (gram && pairs) {
-      a.Apair.assign(R * npairs, 0.0);
-      a.Pc.resize(L * npairs);
-    } else if (gram) {
-      a.A.assign(R * dd, 0.0);
-      a.Xp.resize(L * d);
-      a.Xn.resize(L * d);
-    }
+    if (gram && pairs) a.Apair.assign(R * npairs, 0.0);
+    else if (gram) a.A.assign(R * dd, 0.0);
     if (apply) {
       a.P.assign((std::ptrdiff_t)d * R * m, 0.0);
       a.c.assign((std::ptrdiff_t)R * m, 0.0);
-      a.XB.resize(L * m);
-      a.Y.resize(L * R * m);
     }
-    if (!std::is_same<T, double>::value) a.Xd.resize(L * d);
-    a.S.resize(R * L);
-    a.W0.resize(R * L);
-    a.W1.resize(R * L);
-    a.W2.resize(R * L);
+  }
+  const int nws = static_cast<int>(std::max<std::ptrdiff_t>(
+      1, std::min<std::ptrdiff_t>(std::max(n_threads, 1), nblocks)));
+  std::vector<Workspace> wss(nws);
+  for (auto& w : wss) {
+    if (gram && pairs) w.Pc.resize(L * npairs);
+    else if (gram) {
+      w.Xp.resize((fused ? kFusedRows : L) * d);
+      w.Xn.resize((fused ? kFusedRows : L) * d);
+    }
+    if (apply) {
+      w.XB.resize(L * m);
+      w.Y.resize(L * R * m);
+    }
+    if (!std::is_same<T, double>::value) w.Xd.resize(L * d);
+    w.S.resize(R * L);
+    w.W0.resize(R * L);
+    w.W1.resize(R * L);
+    w.W2.resize(R * L);
   }
 
   parallel_chunks(N, brows, n_threads, [&](std::ptrdiff_t bi, std::ptrdiff_t lo,
                                            std::ptrdiff_t hi) {
     BlockAccum& a = acc[bi];
+    Workspace& w = wss[std::min(thread_index(), nws - 1)];
+    // Fused gram: rows of each sign collect in a buffer of kFusedRows rows and go to
+    // SYRK when it is full (long rank-k updates run near the BLAS peak).
+    auto flush_pos = [&] {
+      if (w.np > 0)
+        blas::syrk_ata_upper_rm<double>(d, (int)w.np, 1.0, w.Xp.data(), d, 1.0, a.A.data(), d);
+      w.np = 0;
+    };
+    auto flush_neg = [&] {
+      if (w.nn > 0)
+        blas::syrk_ata_upper_rm<double>(d, (int)w.nn, -1.0, w.Xn.data(), d, 1.0, a.A.data(), d);
+      w.nn = 0;
+    };
+    w.np = w.nn = 0;
     for (std::ptrdiff_t c0 = lo; c0 < hi; c0 += L) {
       const std::ptrdiff_t len = std::min(L, hi - c0);
       const int ilen = static_cast<int>(len);
@@ -124,16 +158,31 @@ void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, cons
       if (std::is_same<T, double>::value) {
         Xc = reinterpret_cast<const double*>(X) + c0 * d;
       } else {
-        ZK_ISA_CALL(to_double<T>, X + c0 * d, len * d, a.Xd.data());
-        Xc = a.Xd.data();
+        ZK_ISA_CALL(to_double<T>, X + c0 * d, len * d, w.Xd.data());
+        Xc = w.Xd.data();
+      }
+      if (fused) {  // gram, one direction: one pass per row into the sign buffers
+        if (w.np + len > kFusedRows) flush_pos();
+        if (w.nn + len > kFusedRows) flush_neg();
+        std::ptrdiff_t np = 0, nn = 0;
+        double sums3[3] = {0.0, 0.0, 0.0};
+        ZK_ISA_CALL(fused_gram_rows, Xc, r + c0, len, d, G, sigma2[0], n,
+                    w.Xp.data() + w.np * d, w.Xn.data() + w.nn * d, &np, &nn, a.b1.data(),
+                    sums3);
+        a.sums[0] += sums3[0];
+        a.sums[1] += sums3[1];
+        a.sums[2] += sums3[2];
+        w.np += np;
+        w.nn += nn;
+        continue;
       }
       // S (R x len) = G^T Xc^T
-      blas::gemm_rm<double>(true, true, R, ilen, d, 1.0, G, R, Xc, d, 0.0, a.S.data(), ilen);
+      blas::gemm_rm<double>(true, true, R, ilen, d, 1.0, G, R, Xc, d, 0.0, w.S.data(), ilen);
       for (int q = 0; q < R; ++q) {
-        double* w0 = a.W0.data() + q * len;
-        double* w1 = a.W1.data() + q * len;
-        double* w2 = a.W2.data() + q * len;
-        ZK_ISA_CALL(hermite_weights, a.S.data() + q * len, r + c0, len, n, sigma2[q], w0, w1,
+        double* w0 = w.W0.data() + q * len;
+        double* w1 = w.W1.data() + q * len;
+        double* w2 = w.W2.data() + q * len;
+        ZK_ISA_CALL(hermite_weights, w.S.data() + q * len, r + c0, len, n, sigma2[q], w0, w1,
                     w2);
         double s0 = 0, s1 = 0, s2 = 0;
         for (std::ptrdiff_t j = 0; j < len; ++j) {
@@ -146,38 +195,42 @@ void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, cons
         a.sums[2 * R + q] += s2;
       }
       // b1 (R x d) += W1 Xc ; b0 += W0 Xc
-      blas::gemm_rm<double>(false, false, R, d, ilen, 1.0, a.W1.data(), ilen, Xc, d, 1.0,
+      blas::gemm_rm<double>(false, false, R, d, ilen, 1.0, w.W1.data(), ilen, Xc, d, 1.0,
                             a.b1.data(), d);
       if (want_b0)
-        blas::gemm_rm<double>(false, false, R, d, ilen, 1.0, a.W0.data(), ilen, Xc, d, 1.0,
+        blas::gemm_rm<double>(false, false, R, d, ilen, 1.0, w.W0.data(), ilen, Xc, d, 1.0,
                               a.b0.data(), d);
       if (pairs) {
         // Apair (R x npairs) += W0 (R x len) Pc (len x npairs)
-        ZK_ISA_CALL(pair_products, Xc, len, d, a.Pc.data());
-        blas::gemm_rm<double>(false, false, R, npairs, ilen, 1.0, a.W0.data(), ilen,
-                              a.Pc.data(), npairs, 1.0, a.Apair.data(), npairs);
+        ZK_ISA_CALL(pair_products, Xc, len, d, w.Pc.data());
+        blas::gemm_rm<double>(false, false, R, npairs, ilen, 1.0, w.W0.data(), ilen,
+                              w.Pc.data(), npairs, 1.0, a.Apair.data(), npairs);
       } else if (gram) {
         for (int q = 0; q < R; ++q) {
           std::ptrdiff_t np = 0, nn = 0;
-          ZK_ISA_CALL(split_scaled_rows, Xc, a.W0.data() + q * len, len, d, a.Xp.data(),
-                      a.Xn.data(), &np, &nn);
+          ZK_ISA_CALL(split_scaled_rows, Xc, w.W0.data() + q * len, len, d, w.Xp.data(),
+                      w.Xn.data(), &np, &nn);
           double* Aq = a.A.data() + q * dd;
-          if (np > 0) blas::syrk_ata_upper_rm<double>(d, (int)np, 1.0, a.Xp.data(), d, 1.0, Aq, d);
+          if (np > 0) blas::syrk_ata_upper_rm<double>(d, (int)np, 1.0, w.Xp.data(), d, 1.0, Aq, d);
           if (nn > 0)
-            blas::syrk_ata_upper_rm<double>(d, (int)nn, -1.0, a.Xn.data(), d, 1.0, Aq, d);
+            blas::syrk_ata_upper_rm<double>(d, (int)nn, -1.0, w.Xn.data(), d, 1.0, Aq, d);
         }
       }
       if (apply) {
         // XB (len x m) = Xc B
-        blas::gemm_rm<double>(false, false, ilen, m, d, 1.0, Xc, d, B, m, 0.0, a.XB.data(), m);
-        ZK_ISA_CALL(weight_blocks, a.W0.data(), a.XB.data(), len, R, m, a.Y.data());
+        blas::gemm_rm<double>(false, false, ilen, m, d, 1.0, Xc, d, B, m, 0.0, w.XB.data(), m);
+        ZK_ISA_CALL(weight_blocks, w.W0.data(), w.XB.data(), len, R, m, w.Y.data());
         // P (d x R*m) += Xc^T Y
-        blas::gemm_rm<double>(true, false, d, R * m, ilen, 1.0, Xc, d, a.Y.data(), R * m, 1.0,
+        blas::gemm_rm<double>(true, false, d, R * m, ilen, 1.0, Xc, d, w.Y.data(), R * m, 1.0,
                               a.P.data(), R * m);
         // c (R x m) += W1 XB
-        blas::gemm_rm<double>(false, false, R, m, ilen, 1.0, a.W1.data(), ilen, a.XB.data(), m,
+        blas::gemm_rm<double>(false, false, R, m, ilen, 1.0, w.W1.data(), ilen, w.XB.data(), m,
                               1.0, a.c.data(), m);
       }
+    }
+    if (fused) {
+      flush_pos();
+      flush_neg();
     }
   });
 
