@@ -115,6 +115,7 @@ class BPLambdaRNN(SequenceLearner):
         decay = self.gamma * self.lam
         gamma, sgw = dt.type(self.gamma), dt.type(self.sg_weight)
         step_mode = self.update == "step"
+        linear = model.activation == "identity"  # f' = 1: no row factors, no q = LS * f'
         grads = self._zero_grads()
         W_hhT = np.ascontiguousarray(p["W_hh"].T)
         zeros = np.zeros((B, H), dt)
@@ -138,10 +139,12 @@ class BPLambdaRNN(SequenceLearner):
             else:
                 g = synth.predict(h)
             if t >= 1:
-                delta = ((l + gamma * g) * a) @ p["W_hh"].T - g_prev
+                v = l + gamma * g
+                delta = (v if linear else v * a) @ p["W_hh"].T - g_prev
                 u[:, :H] = h_prev
                 if self.backend == "compiled":
-                    _traces.trace_step(bufs[cur][:H], bufs[1 - cur], W_hhT, a_prev, empty, decay,
+                    _traces.trace_step(bufs[cur][:H], bufs[1 - cur], W_hhT,
+                                       empty if linear else a_prev, empty, decay,
                                        u, np.ascontiguousarray(delta), 1.0 / B, dtheta,
                                        self.n_threads)
                 else:
@@ -165,7 +168,7 @@ class BPLambdaRNN(SequenceLearner):
                     if not last and g_override is None:
                         g = synth.predict(h)
             ls = l + sgw * g if sgw != 0 else l
-            q = ls * a
+            q = ls if linear else ls * a
             grads["W_hh"] += h_prev.T @ q
             grads["W_ih"] += x_t.T @ q
             grads["b"] += q.sum(axis=0)

@@ -16,7 +16,8 @@ def clip_unit_norm(v: np.ndarray, max_norm: float | None = 1.0) -> np.ndarray:
     """``v / ‖v‖ · max_norm`` when ``‖v‖ > max_norm`` (Frobenius), else ``v`` (clip₁)."""
     if max_norm is None:
         return v
-    n = float(np.sqrt(np.sum(v.astype(np.float64) ** 2)))
+    flat = v.reshape(-1)
+    n = float(np.sqrt(np.dot(flat, flat)))
     if n > max_norm:
         return v * (max_norm / n)
     return v
