@@ -110,7 +110,8 @@ class LSTM:
 
 
 class BPLambdaLSTM(SequenceLearner):
-    """BP(λ) learner of an :class:`LSTM` (same parameters as :class:`BPLambdaRNN`)."""
+    """BP(λ) learner of an :class:`LSTM` (parameters as :class:`BPLambdaRNN`; updates
+    are accumulated per sequence, one Adam step per batch)."""
 
     uses_synthesiser = True
 
@@ -118,7 +119,11 @@ class BPLambdaLSTM(SequenceLearner):
                  lr_readout=1e-3, lr_synth=1e-4, readout=None, n_threads=None):
         self.gamma = _unit_interval("gamma", gamma)
         self.lam = _unit_interval("lam", lam)
+        if not np.isfinite(sg_weight):
+            raise ValueError(f"sg_weight: expected a finite number, got {sg_weight}")
         self.sg_weight = float(sg_weight)
+        if clip is not None and not clip > 0:
+            raise ValueError(f"clip: expected a positive number or None, got {clip}")
         self.clip = clip
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden

@@ -99,6 +99,8 @@ def main(argv=None):
     ap.add_argument("--json", help="write all results to this JSON file")
     ap.add_argument("--seeds", type=int, default=None, help="seeds of part (b) (default 5)")
     ap.add_argument("--plot", help="PNG path prefix for the figures (needs matplotlib)")
+    ap.add_argument("--part", choices=("a", "b", "both"), default="both",
+                    help="(a) alignment, (b) learning, or both")
     args = ap.parse_args(argv)
     quick = args.quick
     seeds = args.seeds or (2 if quick else 5)
@@ -107,7 +109,7 @@ def main(argv=None):
     n_iter_a = 300 if quick else 1000
     Ts_b = (10,) if quick else (10, 20)
     n_iter_b = 200 if quick else 1000
-    lrs = {"lr_rnn": 3e-3, "lr_readout": 3e-3, "lr_synth": 1e-3}
+    lrs = {"lr_rnn": 1e-3, "lr_readout": 1e-3, "lr_synth": 1e-3}
     lr_synth_a = 1e-3
     t0 = time.time()
     res = {"config": {"H": H, "batch": BATCH, "quick": quick, "n_iter_alignment": n_iter_a,
@@ -118,7 +120,7 @@ def main(argv=None):
         print(f"{'T':>3} {'lambda':>6} {'cos/step':>9} {'min':>7} {'cos seq':>8} "
               f"{'cos dW':>7}")
         rows = []
-        for T in Ts_a:
+        for T in (Ts_a if args.part in ("a", "both") else ()):
             for lam in lams:
                 r = alignment(T, lam, n_iter=n_iter_a, lr_synth=lr_synth_a, seed=0)
                 rows.append(r)
@@ -128,7 +130,7 @@ def main(argv=None):
         print(f"\n(b) final MSE (4 patterns, mean ± sd over {seeds} seeds, {n_iter_b} "
               "iterations)")
         table = []
-        for T in Ts_b:
+        for T in (Ts_b if args.part in ("b", "both") else ()):
             for name, method, arg in _methods(quick):
                 mses = [learning(T, method, arg, n_iter=n_iter_b, seed=s, lrs=lrs)
                         for s in range(seeds)]
@@ -158,6 +160,13 @@ def _plot(res, prefix):
     prefix = prefix[:-4] if prefix.endswith(".png") else prefix
     rows = res["alignment"]
     Ts = sorted({r["T"] for r in rows})
+    if rows:
+        _plot_alignment(plt, rows, Ts, prefix)
+    if res["learning"]:
+        _plot_learning(plt, res["learning"], prefix)
+
+
+def _plot_alignment(plt, rows, Ts, prefix):
     fig, axes = plt.subplots(1, len(Ts), figsize=(4 * len(Ts), 3.2), squeeze=False)
     for ax, T in zip(axes[0], Ts):
         for r in rows:
@@ -170,7 +179,10 @@ def _plot(res, prefix):
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(prefix + "_alignment.png", dpi=110)
-    table = res["learning"]
+    print(f"wrote {prefix}_alignment.png")
+
+
+def _plot_learning(plt, table, prefix):
     fig, axes = plt.subplots(1, len({r["T"] for r in table}), figsize=(9, 3.4), squeeze=False)
     for ax, T in zip(axes[0], sorted({r["T"] for r in table})):
         sub = [r for r in table if r["T"] == T]
@@ -180,7 +192,7 @@ def _plot(res, prefix):
         ax.set_title(f"final MSE, T = {T}")
     fig.tight_layout()
     fig.savefig(prefix + "_learning.png", dpi=110)
-    print(f"wrote {prefix}_alignment.png and {prefix}_learning.png")
+    print(f"wrote {prefix}_learning.png")
 
 
 if __name__ == "__main__":
