@@ -30,6 +30,7 @@ from zenkai_np.bplambda.tasks import LineDrawTask
 
 H = 30
 BATCH = 10
+DIVERGED = 1e3   # a final MSE above this (targets lie on the unit circle) counts as diverged
 
 
 def _cos(a, b):
@@ -134,10 +135,14 @@ def main(argv=None):
             for name, method, arg in _methods(quick):
                 mses = [learning(T, method, arg, n_iter=n_iter_b, seed=s, lrs=lrs)
                         for s in range(seeds)]
-                table.append({"T": T, "method": name, "mse": mses,
-                              "mean": float(np.mean(mses)), "sd": float(np.std(mses))})
-                print(f"T={T:3d} {name:9s} {np.mean(mses):.4f} ± {np.std(mses):.4f}",
-                      flush=True)
+                ok = [m for m in mses if np.isfinite(m) and m < DIVERGED]
+                row = {"T": T, "method": name, "mse": mses, "median": float(np.median(mses)),
+                       "mean": float(np.mean(ok)) if ok else float("nan"),
+                       "sd": float(np.std(ok)) if ok else float("nan"),
+                       "diverged": len(mses) - len(ok)}
+                table.append(row)
+                print(f"T={T:3d} {name:9s} median {row['median']:.4f}  mean {row['mean']:.4f} "
+                      f"± {row['sd']:.4f} (diverged {row['diverged']}/{len(mses)})", flush=True)
         res["learning"] = table
     res["seconds"] = time.time() - t0
     print(f"\ntotal {res['seconds']:.1f} s")
@@ -186,10 +191,11 @@ def _plot_learning(plt, table, prefix):
     fig, axes = plt.subplots(1, len({r["T"] for r in table}), figsize=(9, 3.4), squeeze=False)
     for ax, T in zip(axes[0], sorted({r["T"] for r in table})):
         sub = [r for r in table if r["T"] == T]
-        ax.bar(range(len(sub)), [r["mean"] for r in sub], yerr=[r["sd"] for r in sub])
+        ax.bar(range(len(sub)), [r["median"] for r in sub])
+        ax.set_yscale("log")
         ax.set_xticks(range(len(sub)))
         ax.set_xticklabels([r["method"] for r in sub], rotation=70, fontsize=7)
-        ax.set_title(f"final MSE, T = {T}")
+        ax.set_title(f"median final MSE, T = {T}")
     fig.tight_layout()
     fig.savefig(prefix + "_learning.png", dpi=110)
     print(f"wrote {prefix}_learning.png")
