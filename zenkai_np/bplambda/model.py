@@ -61,7 +61,7 @@ def check_sequences(X, Y, mask, n_in, n_out, dtype):
 
 
 class VanillaRNN:
-    """Parameters and forward pass of ``h_t = f(x_t W_ih + h_{t−1} W_hh + b)`` with a linear readout.
+    """``h_t = f(x_t W_ih + h_{t−1} W_hh + b)`` with a linear readout: parameters, forward.
 
     Initialisation (PyTorch-like, spec §1.1): W_ih, W_hh ~ U(±1/√H); b is the
     sum of two U(±1/√H) draws; W_out, b_out ~ U(±1/√H).
