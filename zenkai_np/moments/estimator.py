@@ -19,7 +19,7 @@ Steps (defaults of §8):
    ℓ ∈ {4, 6} (100 draws each) and of 5 Jennrich pairs, greedy clustering
    at 8°, starts from backward elimination, random k-subsets and random
    directions; L-BFGS on ≤ 20 000 rows (10 000 by default; successive
-   halving: every start gets 20 iterations, the best 3 run to 200).
+   halving: every start gets 40 iterations, the best 3 run to 200).
 4. Full-dimension L-BFGS over (a, W) (gtol 1e-12): first on 20 000 random
    rows (≤ 1000 iterations), then on all rows (≤ 200 more); renormalise to
    unit directions.
@@ -193,6 +193,9 @@ class ReLUMomentRegressor:
         Rows used by the k-dimensional search (default 10 000; §8 allows ≤ 20 000).
     search_maxiter : int
         L-BFGS iterations per surviving start (default 200).
+    search_short_maxiter, n_survivors : int
+        Successive halving: every start first runs ``search_short_maxiter``
+        iterations (default 40); the ``n_survivors`` best (default 3) continue.
     refine_rows : int
         Rows of the first full-dimension refinement (default 20 000; then all rows).
     refine_maxiter : int, refine_gtol : float
@@ -220,7 +223,8 @@ class ReLUMomentRegressor:
     def __init__(self, n_neurons=2, *, n_directions=None, n_rounds=2,
                  candidate_orders=(4, 6), n_candidate_draws=100, n_jennrich=5,
                  cluster_angle=8.0, n_subset_starts=10, n_random_starts=30,
-                 search_rows=10000, search_maxiter=200, refine_rows=20000,
+                 search_rows=10000, search_maxiter=200, search_short_maxiter=40,
+                 n_survivors=3, refine_rows=20000,
                  refine_maxiter=1000, refine_full_maxiter=200, refine_gtol=1e-12,
                  faithful=False, rng=None,
                  verbose=0, n_threads=None):
@@ -235,6 +239,8 @@ class ReLUMomentRegressor:
         self.n_random_starts = n_random_starts
         self.search_rows = search_rows
         self.search_maxiter = search_maxiter
+        self.search_short_maxiter = search_short_maxiter
+        self.n_survivors = n_survivors
         self.refine_rows = refine_rows
         self.refine_maxiter = refine_maxiter
         self.refine_full_maxiter = refine_full_maxiter
@@ -318,7 +324,7 @@ class ReLUMomentRegressor:
             C /= np.linalg.norm(C, axis=1, keepdims=True)
             starts.append((_lstsq_weights(_relu(zs @ C.T), ys), C))
         scale = float(np.mean(ys * ys))
-        short = max(1, min(20, self.search_maxiter))
+        short = max(1, min(self.search_short_maxiter, self.search_maxiter))
         runs = []
         for a, C in starts:
             a2, C2, loss, _ = fit_relu_net_lbfgs(zs, ys, a, C, maxiter=short, gtol=1e-14,
@@ -326,7 +332,7 @@ class ReLUMomentRegressor:
             runs.append((loss, a2, C2))
         runs.sort(key=lambda t: t[0])
         best = None
-        for loss, a, C in runs[:3]:
+        for loss, a, C in runs[:self.n_survivors]:
             a2, C2, loss2, _ = fit_relu_net_lbfgs(zs, ys, a, C, maxiter=self.search_maxiter,
                                                   gtol=1e-14, scale=scale)
             if best is None or loss2 < best[2]:
