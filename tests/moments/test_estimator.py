@@ -136,3 +136,10 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="features"):
         est.predict(X[:, :3])
     assert est.set_params(n_neurons=3) is est and est.get_params()["n_neurons"] == 3
+
+
+def test_faithful_mode_small_d():
+    # full-space ℓ = 4, 6 directions in step 2 and ℓ = 8 candidates in step 3 (d ≲ 20)
+    teacher, est, rel, perr = _recover("t2cancel", 8, 4, 40_000, seed=0, faithful=True)
+    assert rel < 1e-10 and perr < 1e-5
+    assert subspace_error(teacher.directions, est.subspace_) < 0.15
