@@ -191,8 +191,14 @@ def _plot_learning(plt, table, prefix):
     fig, axes = plt.subplots(1, len({r["T"] for r in table}), figsize=(9, 3.4), squeeze=False)
     for ax, T in zip(axes[0], sorted({r["T"] for r in table})):
         sub = [r for r in table if r["T"] == T]
-        ax.bar(range(len(sub)), [r["median"] for r in sub])
+        med = [r["median"] if np.isfinite(r["median"]) else np.inf for r in sub]
+        ax.bar(range(len(sub)), [min(m, 10.0) for m in med])
+        for k, m in enumerate(med):
+            if m > 10:
+                ax.text(k, 10.0, "diverged", rotation=90, ha="center", va="top", fontsize=7,
+                        color="white")
         ax.set_yscale("log")
+        ax.set_ylim(top=10.0)
         ax.set_xticks(range(len(sub)))
         ax.set_xticklabels([r["method"] for r in sub], rotation=70, fontsize=7)
         ax.set_title(f"median final MSE, T = {T}")
