@@ -45,6 +45,10 @@ inline double& tile_bytes() {
   return v;
 }
 
+// Below this many flops per call the kernels run on one thread: a thread team
+// costs more than it saves there (and on an oversubscribed machine far more).
+constexpr double kParallelMinFlops = 3.0e7;
+
 struct Tiling {
   int units;         // (b, j) units per tile
   int tiles_per_b;   // ceil(S / units)
@@ -94,6 +98,7 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
   const std::ptrdiff_t ld_e = static_cast<std::ptrdiff_t>(B) * S * P;
   const bool in_place = E_in == E_out;
   const bool push = decay != T(0);
+  if (2.0 * S * S * static_cast<double>(ld_e) < kParallelMinFlops) n_threads = 1;
   const bool fold = spare_row && !in_place && push && delta != nullptr;
   std::vector<T> partial;
   if (delta && !fold) partial.assign(static_cast<std::size_t>(ld_e), T(0));
@@ -157,6 +162,7 @@ void trace_contract(const T* E, int S, int B, int P, const T* delta, T scale, T*
   const std::ptrdiff_t ld_e = static_cast<std::ptrdiff_t>(B) * S * P;
   std::vector<T> partial(static_cast<std::size_t>(ld_e));
   T* part = partial.data();
+  if (2.0 * S * static_cast<double>(ld_e) < kParallelMinFlops) n_threads = 1;
   parallel_chunks(tl.n, 1, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
     for (std::ptrdiff_t t = lo; t < hi; ++t) {
       const int b = static_cast<int>(t / tl.tiles_per_b);

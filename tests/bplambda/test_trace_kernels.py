@@ -7,7 +7,7 @@ from zenkai_np.bplambda import EligibilityTrace, trace_add_diag, trace_contract,
 from zenkai_np.bplambda._reference import trace_contract_naive, trace_step_naive
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
-SHAPES = [(4, 3, 5), (30, 10, 31), (13, 2, 61)]
+SHAPES = [(4, 3, 5), (30, 10, 31), (13, 2, 61), (40, 6, 41)]  # the last runs in parallel
 
 
 def _operands(S, B, P, dtype, rng):
@@ -57,15 +57,18 @@ def test_fused_step_matches_naive_loop(dtype, S, B, P, path):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_thread_count_does_not_change_results(dtype):
+@pytest.mark.parametrize("S,B,P", [(30, 10, 31), (60, 4, 61)])   # serial / parallel sizes
+@pytest.mark.parametrize("spare", [False, True])
+def test_thread_count_does_not_change_results(dtype, S, B, P, spare):
     rng = np.random.default_rng(7)
-    ops = _operands(30, 10, 31, dtype, rng)
+    ops = _operands(S, B, P, dtype, rng)
     outs = []
     for threads in (1, 2, 3):
         E = ops["E"].copy()
+        E_out = np.empty((S + 1, B, S, P), dtype) if spare else None
         th = trace_step(E, ops["u"], W=ops["W"], a=ops["a"], decay=0.9, delta=ops["delta"],
-                        n_threads=threads)
-        outs.append((E, th))
+                        E_out=E_out, n_threads=threads)
+        outs.append((E_out[:S] if spare else E, th))
     for E, th in outs[1:]:
         np.testing.assert_array_equal(E, outs[0][0])
         np.testing.assert_array_equal(th, outs[0][1])
