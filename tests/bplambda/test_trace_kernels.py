@@ -7,7 +7,7 @@ from zenkai_np.bplambda import EligibilityTrace, trace_add_diag, trace_contract,
 from zenkai_np.bplambda._reference import trace_contract_naive, trace_step_naive
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
-SHAPES = [(4, 3, 5), (30, 10, 31), (13, 2, 61), (40, 6, 41)]  # the last runs in parallel
+SHAPES = [(4, 3, 5), (30, 10, 31), (13, 2, 61)]
 
 
 def _operands(S, B, P, dtype, rng):
@@ -54,6 +54,25 @@ def test_fused_step_matches_naive_loop(dtype, S, B, P, path):
                                 E_out=E_sp, n_threads=threads, **jac)
                 _close(E_sp[:S], E_ref, dtype)
                 _close(th, th_ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("path", ["shared", "batched"])
+def test_parallel_size_matches_naive_loop(dtype, path):
+    # 2 S^2 B S P >= 3e7 flops: the kernel really runs its OpenMP tiles
+    S, B, P = 40, 6, 41
+    rng = np.random.default_rng(9)
+    ops = _operands(S, B, P, dtype, rng)
+    jac = dict(W=ops["W"], a=ops["a"]) if path == "shared" else dict(J=ops["J"])
+    E_ref, th_ref = trace_step_naive(ops["E"].astype(np.float64), ops["u"], decay=0.9,
+                                     delta=ops["delta"], scale=1 / B,
+                                     **{k: v.astype(np.float64) for k, v in jac.items()})
+    for spare in (False, True):
+        E_out = np.empty((S + 1 if spare else S, B, S, P), dtype)
+        th = trace_step(ops["E"], ops["u"], decay=0.9, delta=ops["delta"], scale=1 / B,
+                        E_out=E_out, n_threads=2, **jac)
+        _close(E_out[:S], E_ref, dtype)
+        _close(th, th_ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
