@@ -195,3 +195,18 @@ def test_bad_input():
         hermite_contract(X.astype(complex), r, G, 4)
     with pytest.raises(ValueError, match="A"):
         quadratic_form(X, np.eye(3))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("d,R", [(5, 1), (5, 3), (40, 2)])
+def test_non_finite_x_is_reported_in_every_mode(bad, d, R):
+    X, r, G, B = _data(700, d, R, seed=13)
+    X[611, d - 1] = bad
+    for call in (lambda: hermite_contract(X, r, G, 4),
+                 lambda: hermite_contract(X, r, G, 4, apply_to=B),
+                 lambda: hermite_contract_vector(X, r, G, 4),
+                 lambda: hermite_contract_scalar(X, r, G, 4),
+                 lambda: quadratic_form(X, np.eye(d)),
+                 lambda: hermite_moment2(X, r)):
+        with pytest.raises(ValueError, match="X: contains"):
+            call()
