@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..framework.layers import Layer
+from ..framework.layers import Layer, _float_dtype
 from .abel import fracexp, fracexp_grad
 from .schroeder import fracexp_schroeder, fracexp_schroeder_grad
 
@@ -66,13 +66,6 @@ def _check_choice(name, v, choices):
     if v not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {v!r}")
     return v
-
-
-def _float_dtype(dtype):
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
 
 
 def _sigmoid(x):
