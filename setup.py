@@ -28,7 +28,8 @@ def extension(name, sources, **kwargs):
         sources,
         include_dirs=["csrc"],
         # Kernels live in headers: rebuild when any of them changes.
-        depends=sorted(glob.glob("csrc/**/*.hpp", recursive=True)),
+        depends=sorted(glob.glob("csrc/**/*.hpp", recursive=True)
+                       + glob.glob("csrc/**/*.inc", recursive=True)),
         cxx_std=17,
         extra_compile_args=COMPILE_FLAGS + kwargs.pop("extra_compile_args", []),
         extra_link_args=OPENMP_LINK + kwargs.pop("extra_link_args", []),

@@ -21,3 +21,14 @@ def fracexp_abel(x: npt.NDArray[np.floating], n: npt.NDArray[np.floating],
 def fracexp_abel_grad(x: npt.NDArray[np.floating], n: npt.NDArray[np.floating],
                       y: npt.NDArray[np.floating], dydx: npt.NDArray[np.floating],
                       dydn: npt.NDArray[np.floating], n_threads: int) -> None: ...
+
+# Schröder (complex) form: z float or complex of the same precision as n; the
+# outputs are complex64/complex128. min_modulus floors log|z| (> 0).
+def fracexp_schroeder(z: npt.NDArray[np.floating] | npt.NDArray[np.complexfloating],
+                      n: npt.NDArray[np.floating], out: npt.NDArray[np.complexfloating],
+                      min_modulus: float, n_threads: int) -> None: ...
+def fracexp_schroeder_grad(z: npt.NDArray[np.floating] | npt.NDArray[np.complexfloating],
+                           n: npt.NDArray[np.floating], y: npt.NDArray[np.complexfloating],
+                           dydz: npt.NDArray[np.complexfloating],
+                           dydn: npt.NDArray[np.complexfloating], min_modulus: float,
+                           n_threads: int) -> None: ...
