@@ -1,0 +1,25 @@
+"""Type stub for the compiled module zenkai_np._traces (BP(lambda) eligibility traces).
+
+Arrays are C-contiguous and of one dtype (float32 or float64); the Python API in
+zenkai_np.bplambda.traces validates them. E has the i-major layout (S, B, S, P)
+with P = D + 1 (the synthesiser's bias is the last column). Optional arrays are
+passed as size-0 arrays.
+"""
+import numpy as np
+import numpy.typing as npt
+
+_A = npt.NDArray[np.floating]
+
+def simd_level() -> str: ...
+def set_simd_level(name: str) -> None: ...
+def omp_max_threads() -> int: ...
+
+def trace_step(E: _A, E_out: _A, W: _A, a: _A, J: _A, decay: float, u: _A, delta: _A,
+               scale: float, dtheta: _A, n_threads: int) -> None:
+    """E_out <- decay * J_b E_b + [i == j] u_b; dtheta = scale * sum delta E_out (fused)."""
+def trace_contract(E: _A, delta: _A, scale: float, dtheta: _A, n_threads: int) -> None:
+    """dtheta[j, p] = scale * sum_{b, i} delta[b, i] E[i, b, j, p]."""
+def trace_add_diag(E: _A, u: _A) -> None:
+    """E[i, b, i, :] += u[b, :]."""
+def _set_tile_bytes(nbytes: float) -> None: ...
+def _tile_bytes() -> float: ...
