@@ -20,6 +20,26 @@ RNN_KEYS = ("W_ih", "W_hh", "b")
 READOUT_KEYS = ("W_out", "b_out")
 
 
+def _unit_interval(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)):
+        raise TypeError(f"{name}: expected a float, got {type(v).__name__}")
+    if not 0 <= v <= 1:
+        raise ValueError(f"{name}: expected a value in [0, 1], got {v}")
+    return float(v)
+
+
+def set_synthesiser_options(learner, gamma, lam, sg_weight, clip):
+    """Validate and set the BP(lambda) options shared by the RNN and LSTM learners."""
+    learner.gamma = _unit_interval("gamma", gamma)
+    learner.lam = _unit_interval("lam", lam)
+    if not np.isfinite(sg_weight):
+        raise ValueError(f"sg_weight: expected a finite number, got {sg_weight}")
+    learner.sg_weight = float(sg_weight)
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip: expected a positive number or None, got {clip}")
+    learner.clip = clip
+
+
 def _lr(name, v):
     if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)):
         raise TypeError(f"{name}: expected a float, got {type(v).__name__}")

@@ -22,9 +22,8 @@ import numpy as np
 
 from .. import _traces
 from .._threads import resolve_n_threads
-from .._validation import check_random_state
-from ._learner import SequenceLearner
-from .rnn import _unit_interval
+from ._learner import SequenceLearner, set_synthesiser_options
+from .model import uniform_initialiser
 from .synthesiser import LinearSynthesiser, clip_unit_norm
 
 __all__ = ["LSTM", "BPLambdaLSTM"]
@@ -40,13 +39,7 @@ class LSTM:
     rnn_keys = ("W_x", "W_h", "b")
 
     def __init__(self, n_in, n_hidden, n_out, *, dtype=np.float64, rng=None):
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
-        rng = check_random_state(rng)
-        H = int(n_hidden)
-        k = 1 / np.sqrt(H)
-        u = lambda *shape: rng.uniform(-k, k, shape).astype(dtype)  # noqa: E731
+        dtype, H, u = uniform_initialiser(n_hidden, dtype, rng)
         self.n_in, self.n_hidden, self.n_out = int(n_in), H, int(n_out)
         self.dtype = dtype
         self.params = {"W_x": u(n_in, 4 * H), "W_h": u(H, 4 * H), "b": u(4 * H) + u(4 * H),
@@ -117,14 +110,7 @@ class BPLambdaLSTM(SequenceLearner):
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0, lr_rnn=1e-3,
                  lr_readout=1e-3, lr_synth=1e-4, readout=None, n_threads=None):
-        self.gamma = _unit_interval("gamma", gamma)
-        self.lam = _unit_interval("lam", lam)
-        if not np.isfinite(sg_weight):
-            raise ValueError(f"sg_weight: expected a finite number, got {sg_weight}")
-        self.sg_weight = float(sg_weight)
-        if clip is not None and not clip > 0:
-            raise ValueError(f"clip: expected a positive number or None, got {clip}")
-        self.clip = clip
+        set_synthesiser_options(self, gamma, lam, sg_weight, clip)
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden
         self.synth = LinearSynthesiser(2 * H, 2 * H, model.dtype)

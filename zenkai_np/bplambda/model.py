@@ -60,6 +60,20 @@ def check_sequences(X, Y, mask, n_in, n_out, dtype):
     return mask
 
 
+def uniform_initialiser(n_hidden, dtype, rng):
+    """``(dtype, H, u)`` with ``u(*shape)`` drawing U(±1/√H) arrays (PyTorch's RNN init)."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+    rng = check_random_state(rng)
+    H = int(n_hidden)
+    k = 1 / np.sqrt(H)
+
+    def u(*shape):
+        return rng.uniform(-k, k, shape).astype(dtype)
+    return dtype, H, u
+
+
 class VanillaRNN:
     """``h_t = f(x_t W_ih + h_{t−1} W_hh + b)`` with a linear readout: parameters, forward.
 
@@ -77,13 +91,7 @@ class VanillaRNN:
         for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise ValueError(f"{name}: expected a positive int, got {v!r}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
-        rng = check_random_state(rng)
-        H = int(n_hidden)
-        k = 1 / np.sqrt(H)
-        u = lambda *shape: rng.uniform(-k, k, shape).astype(dtype)  # noqa: E731
+        dtype, H, u = uniform_initialiser(n_hidden, dtype, rng)
         self.n_in, self.n_hidden, self.n_out = int(n_in), H, int(n_out)
         self.activation = activation
         self.dtype = dtype

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _traces
 from .._threads import resolve_n_threads
-from ._learner import SequenceLearner
+from ._learner import SequenceLearner, set_synthesiser_options
 from ._reference import trace_step_numpy
 from .synthesiser import LinearSynthesiser, clip_unit_norm
 
@@ -29,14 +29,6 @@ __all__ = ["BPLambdaRNN"]
 
 _EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
           np.dtype(np.float64): np.empty(0, np.float64)}
-
-
-def _unit_interval(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)):
-        raise TypeError(f"{name}: expected a float, got {type(v).__name__}")
-    if not 0 <= v <= 1:
-        raise ValueError(f"{name}: expected a value in [0, 1], got {v}")
-    return float(v)
 
 
 class BPLambdaRNN(SequenceLearner):
@@ -71,14 +63,7 @@ class BPLambdaRNN(SequenceLearner):
         if backend not in ("compiled", "numpy"):
             raise ValueError(f"backend: expected 'compiled' or 'numpy', got {backend!r}")
         self.backend = backend
-        self.gamma = _unit_interval("gamma", gamma)
-        self.lam = _unit_interval("lam", lam)
-        if not np.isfinite(sg_weight):
-            raise ValueError(f"sg_weight: expected a finite number, got {sg_weight}")
-        self.sg_weight = float(sg_weight)
-        if clip is not None and not clip > 0:
-            raise ValueError(f"clip: expected a positive number or None, got {clip}")
-        self.clip = clip
+        set_synthesiser_options(self, gamma, lam, sg_weight, clip)
         if update not in ("sequence", "step"):
             raise ValueError(f"update: expected 'sequence' or 'step', got {update!r}")
         self.update = update
