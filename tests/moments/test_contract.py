@@ -77,8 +77,9 @@ def test_ragged_chunks_and_both_gram_paths(N, d, R):
 
 
 @pytest.mark.parametrize("apply", [False, True])
-def test_float32_input_accumulates_in_float64(apply):
-    X, r, G, B = _data(3001, 9, 4, seed=5)
+@pytest.mark.parametrize("d,R", [(9, 4), (40, 1), (40, 3)])
+def test_float32_input_accumulates_in_float64(apply, d, R):
+    X, r, G, B = _data(5001, d, R, seed=5)
     X32 = X.astype(np.float32)
     kw = {"apply_to": B} if apply else {}
     got = hermite_contract(X32, r, G, 6, **kw)
