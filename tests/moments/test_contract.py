@@ -101,8 +101,9 @@ def test_bitwise_identical_for_any_thread_count(d, R, apply):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_every_simd_path_matches_reference(simd_path, dtype):
-    X, r, G, B = _data(1500, 11, 3, seed=7)
+@pytest.mark.parametrize("R", [1, 3])  # fused one-direction and pair-product gram paths
+def test_every_simd_path_matches_reference(simd_path, dtype, R):
+    X, r, G, B = _data(1500, 11, R, seed=7)
     X = X.astype(dtype)
     Xd = X.astype(np.float64)
     for order in (2, 4, 6):
