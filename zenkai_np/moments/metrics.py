@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 __all__ = ["relative_mse", "parameter_error", "subspace_error"]
 
@@ -25,6 +24,8 @@ def parameter_error(coef_true, dirs_true, coef_est, dirs_est) -> float:
     P = np.vstack([P, np.zeros((k - len(P), P.shape[1]))])
     Q = np.vstack([Q, np.zeros((k - len(Q), Q.shape[1]))])
     cost = ((P[:, None, :] - Q[None, :, :]) ** 2).sum(-1)
+    from scipy.optimize import linear_sum_assignment  # lazy: keeps `import zenkai_np` fast
+
     rows, cols = linear_sum_assignment(cost)
     return float(np.sqrt(cost[rows, cols].sum() / (P ** 2).sum()))
 

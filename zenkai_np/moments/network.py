@@ -7,7 +7,6 @@ L = ½ mean((f(X) − y)²) / mean(y²).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 
 __all__ = ["relu_net_predict", "relu_net_loss_grad", "fit_relu_net_lbfgs", "refine_two_stage",
            "to_unit_neurons"]
@@ -46,6 +45,8 @@ def fit_relu_net_lbfgs(X, y, a, W, *, maxiter=1000, gtol=1e-12, scale=None):
         return loss, np.concatenate([ga, gW.ravel()])
 
     theta0 = np.concatenate([np.asarray(a, float), np.asarray(W, float).ravel()])
+    from scipy.optimize import minimize  # lazy: keeps `import zenkai_np` fast
+
     res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
                    options={"maxiter": int(maxiter), "gtol": gtol, "ftol": 0.0,
                             "maxcor": 20, "maxls": 50})
