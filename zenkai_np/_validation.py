@@ -21,6 +21,7 @@ __all__ = [
     "as_float_array",
     "check_finite",
     "check_out",
+    "output_arrays",
     "check_random_state",
     "is_weak_scalar",
     "result_dtype",
@@ -102,6 +103,24 @@ def check_out(out, name: str, shape, dtype) -> np.ndarray:
     if not out.flags.c_contiguous:
         raise ValueError(f"{name}: expected a C-contiguous array")
     return out
+
+
+def output_arrays(out, name: str, shape, dtype, count: int) -> tuple:
+    """``count`` result arrays: new ones if ``out`` is None, else the tuple ``out``, checked.
+
+    Each array must pass :func:`check_out`, and no two may share memory.
+    """
+    if out is None:
+        return tuple(np.empty(shape, dtype=dtype) for _ in range(count))
+    if not isinstance(out, tuple) or len(out) != count:
+        raise TypeError(f"{name}: expected a tuple of {count} arrays, got "
+                        f"{type(out).__name__}")
+    arrays = tuple(check_out(o, f"{name}[{i}]", shape, dtype) for i, o in enumerate(out))
+    for i in range(count):
+        for j in range(i + 1, count):
+            if np.shares_memory(arrays[i], arrays[j]):
+                raise ValueError(f"{name}: {name}[{i}] and {name}[{j}] share memory")
+    return arrays
 
 
 def check_random_state(rng) -> np.random.Generator:

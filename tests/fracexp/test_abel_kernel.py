@@ -280,3 +280,19 @@ def test_bad_input_errors_name_the_argument():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="out.*read-only"):
         zk.fracexp(x, 0.5, out=ro)
+
+
+def test_grad_out_tuple_is_filled_and_checked():
+    x = np.linspace(-2, 2, 12).reshape(3, 4)
+    n = np.linspace(0, 1, 4)
+    bufs = tuple(np.empty((3, 4)) for _ in range(3))
+    got = zk.fracexp_grad(x, n, out=bufs)
+    assert all(g is b for g, b in zip(got, bufs))
+    for g, w in zip(got, zk.fracexp_grad(x, n)):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(TypeError, match="out: expected a tuple of 3 arrays"):
+        zk.fracexp_grad(x, n, out=bufs[0])
+    with pytest.raises(ValueError, match=r"out\[1\].*dtype"):
+        zk.fracexp_grad(x, n, out=(bufs[0], np.empty((3, 4), np.float32), bufs[2]))
+    with pytest.raises(ValueError, match=r"out\[0\] and out\[2\] share memory"):
+        zk.fracexp_grad(x, n, out=(bufs[0], bufs[1], bufs[0]))

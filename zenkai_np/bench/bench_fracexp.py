@@ -37,8 +37,10 @@ def run(*, quick: bool, threads: list) -> list:
             ref = AbelNumpy(dtype)
             with np.errstate(all="ignore"):
                 t_ref = median_time(lambda: ref.grad(x, n, *bufs), repeat=repeat)
+            outs = tuple(np.empty(size, dtype) for _ in range(3))  # reused, like the reference's
             for nt in threads:
-                t = median_time(lambda: zk.fracexp_grad(x, n, n_threads=nt), repeat=repeat)
+                t = median_time(lambda: zk.fracexp_grad(x, n, out=outs, n_threads=nt),
+                                repeat=repeat)
                 rows.append(Result(
                     kernel="fracexp_grad[abel]", case=f"{size} {kind}",
                     dtype=np.dtype(dtype).name, threads=nt, simd=zk.simd_path(),
@@ -60,9 +62,11 @@ def run(*, quick: bool, threads: list) -> list:
     ref = AbelNumpy(np.float64)
     with np.errstate(all="ignore"):
         t_ref = median_time(lambda: ref.grad(x, n, *bufs), repeat=repeat)
+    outs = tuple(np.empty(size) for _ in range(3))
     for path in zk.supported_simd_paths():
         with zk.use_simd_path(path):
-            t = median_time(lambda: zk.fracexp_grad(x, n, n_threads=1), repeat=repeat)
+            t = median_time(lambda: zk.fracexp_grad(x, n, out=outs, n_threads=1),
+                            repeat=repeat)
         rows.append(Result(
             kernel="fracexp_grad[abel] by path", case=f"{size} N(0,1)", dtype="float64",
             threads=1, simd=path, ours_ms=t * 1e3, ref_ms=t_ref * 1e3,

@@ -145,20 +145,24 @@ def run(*, quick: bool, threads: list) -> list:
                            extra=dict(extra, ns_per_elem=t / size * 1e9,
                                       ratio_to_np_exp=(t / size) / (t_exp / size))))
 
+    outs = tuple(np.empty(x.shape, complex) for _ in range(3))  # reused across calls
     for nt in threads:
-        t = median_time(lambda: fracexp_schroeder_grad(x, n, n_threads=nt), repeat=repeat)
+        t = median_time(lambda: fracexp_schroeder_grad(x, n, out=outs, n_threads=nt),
+                        repeat=repeat)
         row("fracexp_schroeder_grad", t, nt)
     out = np.empty(x.shape, complex)
     t = median_time(lambda: fracexp_schroeder(x, n, out=out, n_threads=1), repeat=repeat)
     row("fracexp_schroeder value only", t, 1, ref_name="NumPy (value+grads)")
     x32, n32 = x.astype(np.float32), n.astype(np.float32)
-    t = median_time(lambda: fracexp_schroeder_grad(x32, n32, n_threads=1), repeat=repeat)
+    outs32 = tuple(np.empty(x.shape, np.complex64) for _ in range(3))
+    t = median_time(lambda: fracexp_schroeder_grad(x32, n32, out=outs32, n_threads=1),
+                    repeat=repeat)
     row("fracexp_schroeder_grad", t, 1, dtype="float32",
         ref_name="NumPy complex128 (same algorithm)")
     if not quick:
         for path in zk.supported_simd_paths():
             with zk.use_simd_path(path):
-                t = median_time(lambda: fracexp_schroeder_grad(x, n, n_threads=1),
+                t = median_time(lambda: fracexp_schroeder_grad(x, n, out=outs, n_threads=1),
                                 repeat=repeat)
             row("fracexp_schroeder_grad by path", t, 1, path=path)
     rows.append(Result(kernel="np.exp (machine speed)", case=f"{size} U(-5,5)",

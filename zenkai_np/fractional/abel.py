@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core
 from .._threads import resolve_n_threads
-from .._validation import as_float_array, check_out, result_dtype
+from .._validation import as_float_array, check_out, output_arrays, result_dtype
 from ._broadcast import broadcast_pair
 from .schroeder import fracexp_schroeder, fracexp_schroeder_grad
 
@@ -79,27 +79,29 @@ def fracexp(x, n, *, method="abel", out=None, n_threads=None, min_modulus=None):
     return out[()] if scalar else out
 
 
-def fracexp_grad(x, n, *, method="abel", n_threads=None, min_modulus=None):
+def fracexp_grad(x, n, *, method="abel", out=None, n_threads=None, min_modulus=None):
     """Value and both partial derivatives of ``exp^(n)(x)``.
 
     Returns ``(y, dy_dx, dy_dn)``, each of the broadcast shape of ``x`` and
     ``n``. dy/dx = psi'(x)/psi'(y) and dy/dn = 1/psi'(y); both are continuous,
     while second derivatives jump where psi(x) or psi(x)+n is an integer. For
     a per-unit ``n``, the gradient of a loss L is ``(g * dy_dn).sum(axis=0)``
-    with ``g = dL/dy``. NaN outside the domain.
+    with ``g = dL/dy``. NaN outside the domain. ``out`` is an optional tuple of
+    three arrays (C-contiguous, writeable, broadcast shape, result dtype) to
+    write into -- reusing them in a training loop saves the allocation and
+    page faults of fresh arrays.
 
     ``method="schroeder"``: complex ``(y, dy_dz, dy_dn)``, see
     :func:`zenkai_np.fractional.schroeder.fracexp_schroeder_grad`.
     """
     if method == "schroeder":
-        return fracexp_schroeder_grad(x, n, min_modulus=min_modulus, n_threads=n_threads)
+        return fracexp_schroeder_grad(x, n, min_modulus=min_modulus, out=out,
+                                      n_threads=n_threads)
     if min_modulus is not None:
         raise ValueError("min_modulus: only used by method='schroeder'")
     x_flat, n_pattern, shape, dtype, scalar = _prepare(x, n, method)
     nt = resolve_n_threads(n_threads)
-    y = np.empty(shape, dtype=dtype)
-    dydx = np.empty(shape, dtype=dtype)
-    dydn = np.empty(shape, dtype=dtype)
+    y, dydx, dydn = output_arrays(out, "out", shape, dtype, 3)
     _core.fracexp_abel_grad(x_flat, n_pattern, y.reshape(-1), dydx.reshape(-1),
                             dydn.reshape(-1), nt)
     if scalar:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import _core
 from .._threads import resolve_n_threads
-from .._validation import as_float_array, check_out, is_weak_scalar
+from .._validation import as_float_array, check_out, is_weak_scalar, output_arrays
 from ._broadcast import broadcast_pair
 
 __all__ = ["fracexp_schroeder", "fracexp_schroeder_grad", "SCHROEDER_FIXED_POINT"]
@@ -106,20 +106,19 @@ def fracexp_schroeder(z, n, *, min_modulus=None, out=None, n_threads=None):
     return out[()] if scalar else out
 
 
-def fracexp_schroeder_grad(z, n, *, min_modulus=None, n_threads=None):
+def fracexp_schroeder_grad(z, n, *, min_modulus=None, out=None, n_threads=None):
     """Value and derivatives ``(y, dy_dz, dy_dn)`` of the Schröder ``exp^(n)(z)``.
 
     ``dy_dz`` is the complex (holomorphic) derivative, ``dy_dn`` the derivative
     in the real parameter n; all three complex, of the broadcast shape.
     Backprop with a real loss L: with ``g = dL/dRe y + i dL/dIm y``,
     ``dL/dz`` (as the same complex encoding) is ``conj(dy_dz) * g`` and
-    ``dL/dn = Re(conj(g) * dy_dn)``.
+    ``dL/dn = Re(conj(g) * dy_dn)``. ``out``: optional tuple of three complex
+    arrays to write into.
     """
     z_flat, n_pat, shape, cdtype, mm, scalar = _prepare(z, n, min_modulus)
     nt = resolve_n_threads(n_threads)
-    y = np.empty(shape, dtype=cdtype)
-    dz = np.empty(shape, dtype=cdtype)
-    dn = np.empty(shape, dtype=cdtype)
+    y, dz, dn = output_arrays(out, "out", shape, cdtype, 3)
     _core.fracexp_schroeder_grad(z_flat, n_pat, y.reshape(-1), dz.reshape(-1),
                                  dn.reshape(-1), mm, nt)
     if scalar:
