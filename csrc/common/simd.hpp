@@ -44,19 +44,19 @@ struct Vec;
 #if ZK_X86
 
 #if ZK_HAVE_LIBMVEC
-// b = SSE2 (16 B), d = AVX2 (32 B), e = AVX-512 (64 B).
-#define ZK_MVEC_DECL4(NAME)                          \
+// b = SSE2 (16 B), d = AVX2 (32 B), e = AVX-512 (64 B). Other headers reuse
+// ZK_MVEC_DECLARE for further one-argument functions (e.g. sin, cos).
+#define ZK_MVEC_DECLARE(NAME)                          \
   extern "C" __m128d _ZGVbN2v_##NAME(__m128d);       \
   extern "C" __m256d _ZGVdN4v_##NAME(__m256d);       \
   extern "C" __m512d _ZGVeN8v_##NAME(__m512d);       \
   extern "C" __m128 _ZGVbN4v_##NAME##f(__m128);      \
   extern "C" __m256 _ZGVdN8v_##NAME##f(__m256);      \
   extern "C" __m512 _ZGVeN16v_##NAME##f(__m512);
-ZK_MVEC_DECL4(exp)
-ZK_MVEC_DECL4(log)
-ZK_MVEC_DECL4(expm1)
-ZK_MVEC_DECL4(log1p)
-#undef ZK_MVEC_DECL4
+ZK_MVEC_DECLARE(exp)
+ZK_MVEC_DECLARE(log)
+ZK_MVEC_DECLARE(expm1)
+ZK_MVEC_DECLARE(log1p)
 #define ZK_MATH_FUNCS(ATTR, V, PREFIX, SUFFIX)                                     \
   static ATTR V exp(V x) { return PREFIX##exp##SUFFIX(x); }                        \
   static ATTR V log(V x) { return PREFIX##log##SUFFIX(x); }                        \

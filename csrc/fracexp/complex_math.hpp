@@ -51,16 +51,8 @@ struct CMath;
 #if ZK_X86
 
 #if ZK_HAVE_LIBMVEC
-#define ZK_CMVEC_DECL1(NAME)                          \
-  extern "C" __m128d _ZGVbN2v_##NAME(__m128d);        \
-  extern "C" __m256d _ZGVdN4v_##NAME(__m256d);        \
-  extern "C" __m512d _ZGVeN8v_##NAME(__m512d);        \
-  extern "C" __m128 _ZGVbN4v_##NAME##f(__m128);       \
-  extern "C" __m256 _ZGVdN8v_##NAME##f(__m256);       \
-  extern "C" __m512 _ZGVeN16v_##NAME##f(__m512);
-ZK_CMVEC_DECL1(sin)
-ZK_CMVEC_DECL1(cos)
-#undef ZK_CMVEC_DECL1
+ZK_MVEC_DECLARE(sin)
+ZK_MVEC_DECLARE(cos)
 #endif
 #if ZK_HAVE_MVEC_ATAN2
 extern "C" __m128d _ZGVbN2vv_atan2(__m128d, __m128d);
