@@ -308,5 +308,11 @@ def main(argv=None):
     return rows
 
 
+def cli(argv=None) -> int:
+    """Console-script entry point (``zenkai-np-tour``): run the tour, exit status 0."""
+    main(argv)
+    return 0
+
+
 if __name__ == "__main__":
     main()
