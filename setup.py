@@ -1,8 +1,8 @@
 """Build script: pybind11 extensions with run-time SIMD dispatch and OpenMP.
 
-No -march=native (the wheel must run on any x86-64 CPU: SIMD paths are chosen
-at run time) and no -ffast-math (at link time it turns on flush-to-zero for
-the whole Python process).
+The build never tunes for the build machine's CPU (the wheel must run on any
+x86-64 CPU: SIMD paths are chosen at run time) and never enables fast-math
+(at link time that turns on flush-to-zero for the whole Python process).
 """
 import glob
 import sys
