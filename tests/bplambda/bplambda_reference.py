@@ -9,22 +9,24 @@ def total_loss(model, X, Y, mask):
     return float(np.sum((yhat[:, mask] - Y[:, mask]) ** 2) / (2 * B))
 
 
+def central_differences(f, p, eps=1e-6):
+    """d f() / d p by central differences, perturbing each entry of ``p`` in place."""
+    g = np.zeros_like(p)
+    for idx in np.ndindex(p.shape):
+        old = p[idx]
+        p[idx] = old + eps
+        lp = f()
+        p[idx] = old - eps
+        lm = f()
+        p[idx] = old
+        g[idx] = (lp - lm) / (2 * eps)
+    return g
+
+
 def fd_grads(model, X, Y, mask, keys, eps=1e-6):
     """Central finite differences of total_loss for every entry of params[keys]."""
-    out = {}
-    for k in keys:
-        p = model.params[k]
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + eps
-            lp = total_loss(model, X, Y, mask)
-            p[idx] = old - eps
-            lm = total_loss(model, X, Y, mask)
-            p[idx] = old
-            g[idx] = (lp - lm) / (2 * eps)
-        out[k] = g
-    return out
+    return {k: central_differences(lambda: total_loss(model, X, Y, mask), model.params[k], eps)
+            for k in keys}
 
 
 def fd_future_gradient(model, X, Y, mask, t, eps=1e-6):
@@ -85,17 +87,4 @@ def fd_window_grads(model, X, Y, mask, keys, wins, inject=None, eps=1e-6):
                 L += np.sum(inject[k] * hp)
         return L
 
-    out = {}
-    for key in keys:
-        p = model.params[key]
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + eps
-            lp = objective()
-            p[idx] = old - eps
-            lm = objective()
-            p[idx] = old
-            g[idx] = (lp - lm) / (2 * eps)
-        out[key] = g
-    return out
+    return {key: central_differences(objective, model.params[key], eps) for key in keys}
