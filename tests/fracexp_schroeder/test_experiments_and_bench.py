@@ -50,3 +50,19 @@ def test_run_smoke(tmp_path):
     assert ex.main(["--quick", "--seeds", "1", "--epochs", "1", "--tasks", "product",
                     "--json", str(out), "--no-schroeder"]) == 0
     assert json.loads(out.read_text())["tasks"]["product"]["tanh"]["params"] > 0
+
+
+def test_product_unit_summary_flags():
+    # hand-made result: seed 0 a product unit, seed 1 log side only, seed 2 neither
+    n_in = [[-1.05, -0.97], [-0.95, -1.02], [0.1, -1.0]]
+    n_out = [[0.2, 1.08, -0.5], [0.5, 0.85, 0.0], [1.0, 0.0, 0.0]]
+    res = {"tasks": {"product": {
+        "fracexp": {"n_in": n_in, "n_out": n_out, "mse": [1e-5, 2e-4, 3e-4], "mse_mean": 1.7e-4},
+        "tanh": {"mse": [2e-4, 2e-4, 2e-4], "mse_mean": 2e-4}}}}
+    s = ex.product_unit_summary(res, tol=0.1)
+    assert s["product_unit_per_seed"] == [True, False, False]
+    assert s["seeds_with_product_unit"] == 1 and s["seeds_with_n_in_at_minus_1"] == 2
+    np.testing.assert_allclose(s["n_out_closest_to_1_per_seed"], [1.08, 0.85, 1.0])
+    assert s["fracexp_beats_tanh"] is True
+    md = ex.product_unit_table(s)
+    assert md.count("\n") == 4 and "| 0 | (-1.050, -0.970) | 1.080 | yes |" in md

@@ -193,21 +193,59 @@ def run(*, quick=False, seeds=5, tasks=TASKS, epochs=None, verbose=True, schroed
     return out
 
 
-def product_unit_summary(result):
-    """On y = x1 x2: how close the learned n come to a product unit (n_in = -1, n_out = 1)."""
-    r = result["tasks"].get("product", {}).get("fracexp")
+PRODUCT_UNIT_TOL = 0.1
+
+
+def product_unit_summary(result, tol=PRODUCT_UNIT_TOL):
+    """On y = x1 x2: how close the learned n come to a product unit (n_in = -1, n_out = 1).
+
+    Per seed: the learned n_in, the hidden unit whose n_out is closest to +1, and
+    ``product_unit`` = every |n_in + 1| < tol and that unit's |n_out - 1| < tol
+    (a unit computing e^b x1^W1 x2^W2); with the paired test MSEs of fracexp and
+    tanh (same data and seed).
+    """
+    res = result["tasks"].get("product", {})
+    r = res.get("fracexp")
     if not r:
         return None
     n_in = np.array(r["n_in"])    # (seeds, 2)
     n_out = np.array(r["n_out"])  # (seeds, H)
-    closest = np.abs(n_out - 1).min(axis=1)
-    return {
+    best = np.abs(n_out - 1).argmin(axis=1)
+    n_out_best = n_out[np.arange(n_out.shape[0]), best]
+    log_side = np.all(np.abs(n_in + 1) < tol, axis=1)
+    pu = log_side & (np.abs(n_out_best - 1) < tol)
+    tanh = res.get("tanh")
+    out = {
+        "tol": tol,
+        "n_in_per_seed": n_in.tolist(),
+        "n_out_closest_to_1_per_seed": n_out_best.tolist(),
+        "product_unit_per_seed": pu.tolist(),
+        "seeds_with_product_unit": int(pu.sum()),
+        "seeds_with_n_in_at_minus_1": int(log_side.sum()),
+        "seeds": int(n_in.shape[0]),
+        "fracexp_mse_per_seed": list(r["mse"]),
         "n_in_mean": n_in.mean(axis=0).tolist(),
         "max_abs_n_in_plus_1_per_seed": np.abs(n_in + 1).max(axis=1).tolist(),
-        "closest_n_out_to_1_distance_per_seed": closest.tolist(),
-        "fracexp_beats_tanh": bool(result["tasks"]["product"]["fracexp"]["mse_mean"]
-                                   < result["tasks"]["product"]["tanh"]["mse_mean"]),
+        "closest_n_out_to_1_distance_per_seed": np.abs(n_out_best - 1).tolist(),
     }
+    if tanh:
+        out["tanh_mse_per_seed"] = list(tanh["mse"])
+        out["fracexp_beats_tanh"] = bool(r["mse_mean"] < tanh["mse_mean"])
+    return out
+
+
+def product_unit_table(summary):
+    """Markdown table, one row per seed: n_in, the n_out closest to 1, test MSEs."""
+    tanh = summary.get("tanh_mse_per_seed")
+    lines = ["| seed | ñ (n_in) | n̂ closest to 1 | product unit | fracexp test MSE | tanh test MSE |",
+             "|---|---|---|---|---|---|"]
+    for i in range(summary["seeds"]):
+        ni = ", ".join(f"{v:.3f}" for v in summary["n_in_per_seed"][i])
+        t = f"{tanh[i]:.2e}" if tanh else "n/a"
+        lines.append(f"| {i} | ({ni}) | {summary['n_out_closest_to_1_per_seed'][i]:.3f} | "
+                     f"{'yes' if summary['product_unit_per_seed'][i] else 'no'} | "
+                     f"{summary['fracexp_mse_per_seed'][i]:.2e} | {t} |")
+    return "\n".join(lines)
 
 
 def table(result):
@@ -280,8 +318,11 @@ def main(argv=None):
     result["seconds"] = time.perf_counter() - t0
     print()
     print(table(result))
-    if result["product_units"]:
-        print("\nproduct task, learned n:", json.dumps(result["product_units"]))
+    pu = result["product_units"]
+    if pu:
+        print(f"\nproduct task: product unit (|n_in + 1| and |n_out - 1| < {pu['tol']:g}) "
+              f"in {pu['seeds_with_product_unit']} of {pu['seeds']} seeds")
+        print(product_unit_table(pu))
     print(f"\n{result['seconds']:.1f} s")
     if a.json:
         with open(a.json, "w") as f:
