@@ -169,6 +169,29 @@ def test_single_unit_discovers_the_product_unit(init):
     np.testing.assert_allclose(layer.forward(xt)[:, 0], xt[:, 0] * xt[:, 1], rtol=1e-3)
 
 
+@pytest.mark.parametrize("method", ["abel", "schroeder"])
+def test_flip_units_is_exact_at_n_out_zero(method):
+    # at n_out = 0 a unit is linear: negating (W[:, i], b[i]) and its read-out weight
+    # leaves W2 . layer(x) unchanged; reference: the direct formula with numpy
+    rng = np.random.default_rng(8)
+    layer = FracExpLinear(3, 4, method=method, n_in_init=[-0.6, 0.2, 0.4], rng=3)
+    x = rng.uniform(1.2, 2.3, (6, 3))
+    w2 = rng.normal(size=4)
+    before = layer.forward(x) @ w2
+    u = (fracexp_schroeder(x, layer.params["n_in"]).real if method == "schroeder"
+         else zenkai_np.fracexp(x, layer.params["n_in"]))
+    mask = np.array([True, False, True, False])
+    layer.flip_units(mask)
+    w2[mask] *= -1
+    np.testing.assert_allclose(layer.forward(x) @ w2, before, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.forward(x), u @ layer.params["W"] + layer.params["b"],
+                               rtol=1e-12, atol=1e-12)
+    layer.params["n_out"][1] = 0.3
+    with pytest.raises(ValueError, match="units"):
+        layer.flip_units([1])
+    layer.flip_units([0])  # unit 0 still has n_out = 0
+
+
 def test_float32_layers_keep_dtype():
     x = np.random.default_rng(0).uniform(0.5, 2, (4, 3)).astype(np.float32)
     for method in ("abel", "schroeder"):
