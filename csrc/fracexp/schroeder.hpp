@@ -51,26 +51,23 @@ void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz
                                      : -std::numeric_limits<T>::infinity();
   parallel_chunks(size, kSchroederChunk, n_threads,
                   [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
-                    std::ptrdiff_t i = lo;
-                    while (i < hi) {
-                      const std::ptrdiff_t off = i % period;
-                      const std::ptrdiff_t len = std::min(hi - i, period - off);
-                      const T* zi = Cplx ? z + 2 * i : z + i;
-                      T* yy = y + 2 * i;
-                      if constexpr (Grad) {
-                        T* dz = dydz + 2 * i;
-                        T* dn = dydn + 2 * i;
-                        if constexpr (Cplx)
-                          ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n + off, yy, dz, dn, len, logfloor);
-                        else
-                          ZK_ISA_CALL(schroeder_grad_real<T>, zi, n + off, yy, dz, dn, len, logfloor);
-                      } else {
-                        if constexpr (Cplx)
-                          ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n + off, yy, len, logfloor);
-                        else
-                          ZK_ISA_CALL(schroeder_value_real<T>, zi, n + off, yy, len, logfloor);
-                      }
-                      i += len;
+                    const T* zi = Cplx ? z + 2 * lo : z + lo;
+                    const std::ptrdiff_t off = lo % period, len = hi - lo;
+                    T* yy = y + 2 * lo;
+                    if constexpr (Grad) {
+                      T* dz = dydz + 2 * lo;
+                      T* dn = dydn + 2 * lo;
+                      if constexpr (Cplx)
+                        ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n, period, off, yy, dz, dn, len,
+                                    logfloor);
+                      else
+                        ZK_ISA_CALL(schroeder_grad_real<T>, zi, n, period, off, yy, dz, dn, len,
+                                    logfloor);
+                    } else {
+                      if constexpr (Cplx)
+                        ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n, period, off, yy, len, logfloor);
+                      else
+                        ZK_ISA_CALL(schroeder_value_real<T>, zi, n, period, off, yy, len, logfloor);
                     }
                   });
 }
