@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "../common/dispatch.hpp"
 #include "../common/parallel.hpp"
@@ -40,6 +41,7 @@ namespace fracexp {
 #include "../common/foreach_isa.hpp"
 
 constexpr std::ptrdiff_t kSchroederChunk = 2048;
+constexpr std::ptrdiff_t kSchroederCnTable = 1 << 16;  // largest pattern given a c^n table
 
 // y, dydz, dydn: interleaved complex arrays of 2*size scalars. z: size reals
 // (Cplx = false) or 2*size interleaved (Cplx = true). x[i] pairs with
@@ -50,6 +52,15 @@ void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz
   // log|z| is floored at log(min_modulus) (computed in double: no underflow)
   const T logfloor = min_modulus > 0 ? static_cast<T>(std::log(min_modulus))
                                      : -std::numeric_limits<T>::infinity();
+  // c^n once per pattern entry when the pattern repeats (per-unit n): the same
+  // vector function as the per-element path, so no result changes
+  std::vector<T> cn_table;
+  const T* cntab = nullptr;
+  if (period < size && period <= kSchroederCnTable) {
+    cn_table.resize(2 * static_cast<std::size_t>(period));
+    ZK_ISA_CALL(schroeder_cn_table<T>, n, period, cn_table.data());
+    cntab = cn_table.data();
+  }
   parallel_chunks(size, kSchroederChunk, n_threads,
                   [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
                     const T* zi = Cplx ? z + 2 * lo : z + lo;
@@ -59,16 +70,16 @@ void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz
                       T* dz = dydz + 2 * lo;
                       T* dn = dydn + 2 * lo;
                       if constexpr (Cplx)
-                        ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n, period, off, yy, dz, dn, len,
+                        ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n, period, off, cntab, yy, dz, dn, len,
                                     logfloor);
                       else
-                        ZK_ISA_CALL(schroeder_grad_real<T>, zi, n, period, off, yy, dz, dn, len,
+                        ZK_ISA_CALL(schroeder_grad_real<T>, zi, n, period, off, cntab, yy, dz, dn, len,
                                     logfloor);
                     } else {
                       if constexpr (Cplx)
-                        ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n, period, off, yy, len, logfloor);
+                        ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n, period, off, cntab, yy, len, logfloor);
                       else
-                        ZK_ISA_CALL(schroeder_value_real<T>, zi, n, period, off, yy, len, logfloor);
+                        ZK_ISA_CALL(schroeder_value_real<T>, zi, n, period, off, cntab, yy, len, logfloor);
                     }
                   });
 }
