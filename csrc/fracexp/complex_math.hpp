@@ -1,6 +1,8 @@
-// Vector atan2 / sin / cos for the complex log and exp chains of the Schröder
-// kernel, next to simd.hpp's exp/log: `CMath<T, Bytes>::atan2(y, x)`,
-// `::sin(x)`, `::cos(x)` on the same vector types as zk::simd::Vec<T, Bytes>.
+// Vector math for the Schröder kernel. (1) `CMath<T, Bytes>::atan2(y, x)`,
+// `::sin(x)`, `::cos(x)` on the same vector types as zk::simd::Vec<T, Bytes>
+// (libmvec, or a lanewise std:: fallback): the kernel only calls sin/cos, for
+// arguments too large for its own range reduction. (2) The constants of the
+// kernel's inline log / atan / exp / sincos (namespace zk::fracexp::cmath).
 //
 // glibc's libmvec has atan2 since 2.35 and sin/cos since 2.22 (vector-ABI
 // names _ZGV{b,d,e}N{2,4,8}{v,vv}_*). Older glibc or other platforms get a
