@@ -146,19 +146,50 @@ def test_n_learning_rate_option_and_training_under_grad_learner():
     assert not np.array_equal(layer.params["W"], w0)
 
 
-def test_learning_moves_toward_a_product():
-    # one product unit learns y = x1 x2 from n = 0 (additive) under Adam
+@pytest.mark.parametrize("init", [1, 4])
+def test_single_unit_discovers_the_product_unit(init):
+    # one FracExpLinear unit learns y = x1 x2 from n = 0 (additive) under full-batch
+    # Adam and ends at the exact product unit: n_in = -1 (log), n_out = +1 (exp),
+    # W = (1, 1), b = 0, i.e. exp(log x1 + log x2). Nothing is initialised at +-1.
     rng = np.random.default_rng(1)
     x = rng.uniform(0.5, 2, (256, 2))
     t = x[:, :1] * x[:, 1:]
-    layer = FracExpLinear(2, 1, n_in_init=0.0, n_out_init=0.0, rng=2)
+    layer = FracExpLinear(2, 1, n_in_init=0.0, n_out_init=0.0, rng=init)
     model = Sequential(GradLearner(layer, Adam(lr=0.02)))
     loss = zenkai_np.MSELoss()
     first = model.learn(x, t, loss)
-    for _ in range(1500):
+    for _ in range(2000):
         last = model.learn(x, t, loss)
-    assert last < 0.05 * first
-    assert layer.params["n_out"][0] > 0.5  # moved from addition toward multiplication
+    assert last < 1e-6 * first
+    np.testing.assert_allclose(layer.params["n_in"], [-1.0, -1.0], atol=0.01)
+    np.testing.assert_allclose(layer.params["n_out"], [1.0], atol=0.01)
+    np.testing.assert_allclose(layer.params["W"][:, 0], [1.0, 1.0], atol=0.01)
+    np.testing.assert_allclose(layer.params["b"], [0.0], atol=0.01)
+    xt = rng.uniform(0.5, 2, (50, 2))
+    np.testing.assert_allclose(layer.forward(xt)[:, 0], xt[:, 0] * xt[:, 1], rtol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["abel", "schroeder"])
+def test_flip_units_is_exact_at_n_out_zero(method):
+    # at n_out = 0 a unit is linear: negating (W[:, i], b[i]) and its read-out weight
+    # leaves W2 . layer(x) unchanged; reference: the direct formula with numpy
+    rng = np.random.default_rng(8)
+    layer = FracExpLinear(3, 4, method=method, n_in_init=[-0.6, 0.2, 0.4], rng=3)
+    x = rng.uniform(1.2, 2.3, (6, 3))
+    w2 = rng.normal(size=4)
+    before = layer.forward(x) @ w2
+    u = (fracexp_schroeder(x, layer.params["n_in"]).real if method == "schroeder"
+         else zenkai_np.fracexp(x, layer.params["n_in"]))
+    mask = np.array([True, False, True, False])
+    layer.flip_units(mask)
+    w2[mask] *= -1
+    np.testing.assert_allclose(layer.forward(x) @ w2, before, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.forward(x), u @ layer.params["W"] + layer.params["b"],
+                               rtol=1e-12, atol=1e-12)
+    layer.params["n_out"][1] = 0.3
+    with pytest.raises(ValueError, match="units"):
+        layer.flip_units([1])
+    layer.flip_units([0])  # unit 0 still has n_out = 0
 
 
 def test_float32_layers_keep_dtype():

@@ -118,6 +118,19 @@ def test_every_simd_path_matches_reference(simd_path, dtype, R):
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 9, 15, 16, 17, 24, 31, 100])
+def test_one_direction_gram_microkernel_every_width(simd_path, d):
+    # The R = 1 gram microkernel (paths v3, v4; baseline: SYRK) tiles C in whole vectors
+    # of 4/8 doubles: every remainder d mod width, and sub-chunks of 128 rows (N = 300:
+    # two whole ones and a ragged one).
+    X, r, G, B = _data(300, d, 1, seed=100 + d)
+    for order in (2, 5):
+        ref = _formula_reference(X, r, G, order)
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(hermite_contract(X, r, G, order), ref, rtol=0,
+                                   atol=1e-12 * scale)
+
+
 def test_moment2_is_order_two():
     X, r, G, B = _data(500, 6, 1, seed=3)
     ref = (X.T * r) @ X / 500 - r.mean() * np.eye(6)

@@ -293,6 +293,24 @@ class FracExpLinear(_FracBase):
     def dtype(self):
         return self.params["W"].dtype
 
+    def flip_units(self, units):
+        """Negate ``W[:, units]`` and ``b[units]`` in place; needs ``n_out[units] == 0``.
+
+        At ``n_out = 0`` a unit is linear in its pre-activation, so together with
+        negating the unit's weight in the next (linear) layer this changes no
+        output. It picks which of the two equivalent sign branches a unit is on
+        before its ``n_out`` starts to move (``exp^(n)`` is not odd, so only one
+        branch leads to a product unit with a positive read-out).
+
+        units : bool mask of shape ``(n_out,)`` or integer indices.
+        """
+        idx = np.arange(self.n_out)[np.asarray(units)]
+        if np.any(self.params["n_out"][idx] != 0):
+            raise ValueError("units: flip_units needs n_out == 0 on the flipped units "
+                             "(only then is the flip function-preserving)")
+        self.params["W"][:, idx] *= -1
+        self.params["b"][idx] *= -1
+
     def _squash(self, x, need_grad):
         if self.input_squash is None:
             return x, None
