@@ -124,7 +124,11 @@ PYBIND11_MODULE(_traces, m) {
   bind<float>(m);
   bind<double>(m);
   m.def(
-      "_set_tile_bytes", [](double v) { zk::traces::tile_bytes() = v > 1 ? v : 1; },
-      py::arg("nbytes"), "Tuning knob for benchmarks: bytes of one column tile of E.");
-  m.def("_tile_bytes", [] { return zk::traces::tile_bytes(); });
+      "_set_tile_cols", [](int v) { zk::traces::tile_cols() = v > 0 ? v : 0; },
+      py::arg("cols"), "Tuning knob for benchmarks: columns of one tile of E (0: automatic).");
+  m.def("_tile_cols", [] { return zk::traces::tile_cols(); });
+  m.def(
+      "_set_contract_mode", [](int v) { zk::traces::contract_mode() = v < 0 || v > 2 ? -1 : v; },
+      py::arg("mode"),
+      "Tuning knob for benchmarks: -1 auto, 0 fold into the GEMM, 1 before (E_in), 2 after (E_out).");
 }

@@ -204,3 +204,36 @@ class TestBadInput:
         for _ in range(20):
             trace_step(E, u, W=W, decay=1.0)
         assert not np.isfinite(E).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", [0, 1, 2])
+@pytest.mark.parametrize("cols", [0, 16, 48])
+def test_every_contraction_placement_and_tile_width_matches_naive_loop(dtype, mode, cols):
+    # the benchmark knobs: where the contraction runs (folded into the GEMM,
+    # over E_in before it, over E_out after it) and tiles that split units
+    from zenkai_np import _traces
+    S, B, P = 13, 3, 21
+    rng = np.random.default_rng(mode * 10 + cols)
+    ops = _operands(S, B, P, dtype, rng)
+    E_ref, th_ref = trace_step_naive(ops["E"].astype(np.float64), ops["u"], decay=0.7,
+                                     delta=ops["delta"], scale=1 / B, W=ops["W"].astype(
+                                         np.float64), a=ops["a"].astype(np.float64))
+    try:
+        _traces._set_contract_mode(mode)
+        _traces._set_tile_cols(cols)
+        for threads in (1, 2):
+            for spare in (False, True):
+                E_out = np.full((S + 1 if spare else S, B, S, P), np.nan, dtype)
+                th = trace_step(ops["E"], ops["u"], W=ops["W"], a=ops["a"], decay=0.7,
+                                delta=ops["delta"], scale=1 / B, E_out=E_out, n_threads=threads)
+                _close(E_out[:S], E_ref, dtype)
+                _close(th, th_ref, dtype)
+            E = ops["E"].copy()
+            th = trace_step(E, ops["u"], W=ops["W"], a=ops["a"], decay=0.7, delta=ops["delta"],
+                            scale=1 / B, n_threads=threads)
+            _close(E, E_ref, dtype)
+            _close(th, th_ref, dtype)
+    finally:
+        _traces._set_contract_mode(-1)
+        _traces._set_tile_cols(0)
