@@ -17,6 +17,11 @@ def omp_max_threads() -> int: ...
 def trace_step(E: _A, E_out: _A, W: _A, a: _A, J: _A, decay: float, u: _A, delta: _A,
                scale: float, dtheta: _A, n_threads: int) -> None:
     """E_out <- decay * J_b E_b + [i == j] u_b; dtheta = scale * sum delta E_out (fused)."""
+def trace_sequence(E0: _A, E1: _A, W: _A, a: _A, decay: float, U: _A, Delta: _A,
+                   scale: float, clip: float, acc: _A, n_threads: int) -> int:
+    """n_steps fused shared-W steps from a zero trace (E0, E1: (S+1, B, S, P), alternating);
+    acc (S, P) = -sum_k clip(dtheta_k) per tensor (W part, bias column). Returns -1 or the
+    first step with a non-finite dtheta."""
 def trace_contract(E: _A, delta: _A, scale: float, dtheta: _A, n_threads: int) -> None:
     """dtheta[j, p] = scale * sum_{b, i} delta[b, i] E[i, b, j, p]."""
 def trace_add_diag(E: _A, u: _A) -> None:

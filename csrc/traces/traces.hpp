@@ -24,6 +24,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -132,7 +133,7 @@ inline std::vector<T>& partial_buffer() {
 template <class T>
 void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const T* a,
                 const T* J, T decay, const T* u, const T* delta, T scale, T* dtheta,
-                int n_threads, bool spare_row = false) {
+                int n_threads, bool spare_row = false, const T* diag_in = nullptr) {
   if (S <= 0 || B <= 0 || P <= 0) return;
   const Tiling tl = make_tiling(S, B, P, sizeof(T));
   const std::ptrdiff_t ld_e = static_cast<std::ptrdiff_t>(B) * S * P;
@@ -149,7 +150,7 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
     mode = can_fold && (sizeof(T) == 8 || static_cast<double>(S) * S * tl.per_b <= 1.0e6) ? 0
                                                                                          : 1;
   if (mode == 0 && !can_fold) mode = 1;
-  if (!push) mode = 2;
+  if (!push || diag_in) mode = 2;
   const bool fold = mode == 0;
   T* part = nullptr;
   if (delta) {
@@ -180,6 +181,24 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
         ZK_ISA_CALL(vec_mat<T>, delta + static_cast<std::ptrdiff_t>(b) * S, Ab, S,
                     Ab + static_cast<std::ptrdiff_t>(S) * S);
     }
+  }
+  if (push && diag_in && !in_place) {
+    // E_in is diagonal-only, E_in[i, b, i, :] = diag_in[b] (E_in is not read):
+    // the push is an outer product per sample (push_diagonal), no GEMM.
+    parallel_chunks(B, 1, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
+      for (std::ptrdiff_t b = lo; b < hi; ++b) {
+        const T* A = Abuf.data() + (per_b_matrix ? b * a_stride : 0);
+        T* Eb = E_out + b * tl.per_b;
+        ZK_ISA_CALL(push_diagonal<T>, A, S, P, diag_in + b * P, u ? u + b * P : nullptr, Eb,
+                    ld_e);
+        if (delta)
+          ZK_ISA_CALL(contract_cols<T>, Eb, ld_e, S, tl.per_b, delta + b * S, part + b * tl.per_b);
+      }
+    });
+    if (delta && dtheta)
+      ZK_ISA_CALL(reduce_batch<T>, part, static_cast<std::ptrdiff_t>(S) * P, B,
+                  static_cast<std::ptrdiff_t>(S) * P, scale, dtheta);
+    return;
   }
   parallel_chunks(tl.n, 1, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
     std::vector<T>& scratch = scratch_buffer<T>();
@@ -227,6 +246,66 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
   if (delta && dtheta)
     ZK_ISA_CALL(reduce_batch<T>, part, static_cast<std::ptrdiff_t>(S) * P, B,
                 static_cast<std::ptrdiff_t>(S) * P, scale, dtheta);
+}
+
+// A whole sequence of fused steps for a shared Jacobian (the vanilla RNN's
+// synthesiser update, spec §1.4-§1.6, update once per sequence), without
+// returning to Python between steps. Step k = 0 .. n_steps-1 pushes
+//   E <- decay * diag(a[k, b]) W E_b + [i = j] U[k, b],   dtheta_k = scale * sum_b,i Delta[k, b, i] E[i, b]
+// and accumulates acc -= clip(dtheta_k) per tensor: the W part dtheta[:, :P-1]
+// and the bias part dtheta[:, P-1] are each scaled to norm `clip` when their
+// norm exceeds it (clip <= 0: no clip). The trace starts at zero, so step 0
+// is the diagonal term only and step 1 pushes a diagonal-only trace (an outer
+// product per sample, entry for entry what the GEMM would give); the GEMM
+// runs from step 2 on. The trace alternates between E0 and E1, both
+// (S + 1, B, S, P) with a spare row. a: (n_steps, B, S) or nullptr (ones).
+// acc (S, P) is overwritten. Returns -1, or the first step whose dtheta is
+// not finite (then acc holds the steps before it).
+template <class T>
+int trace_sequence(T* E0, T* E1, int S, int B, int P, int n_steps, const T* W, const T* a,
+                   T decay, const T* U, const T* Delta, T scale, double clip, T* acc,
+                   int n_threads) {
+  const std::ptrdiff_t SP = static_cast<std::ptrdiff_t>(S) * P;
+  for (std::ptrdiff_t q = 0; q < SP; ++q) acc[q] = T(0);
+  std::vector<T> dtheta(static_cast<std::size_t>(SP));
+  T* bufs[2] = {E0, E1};
+  const int D = P - 1;
+  for (int k = 0; k < n_steps; ++k) {
+    const T* src = bufs[k & 1];
+    T* dst = bufs[1 - (k & 1)];
+    const std::ptrdiff_t kB = static_cast<std::ptrdiff_t>(k) * B;
+    // step 0: the trace is zero (no push); step 1: it is diagonal-only, [i = j] U[0]
+    trace_step<T>(src, dst, S, B, P, W, a ? a + kB * S : nullptr, nullptr,
+                  k == 0 ? T(0) : decay, U + kB * P, Delta + kB * S, scale, dtheta.data(),
+                  n_threads, true, k == 1 ? U : nullptr);
+    double nw = 0, nb = 0;
+    bool finite = true;
+    for (int j = 0; j < S; ++j) {
+      const T* row = dtheta.data() + static_cast<std::ptrdiff_t>(j) * P;
+      for (int m = 0; m < D; ++m) {
+        const double x = row[m];
+        finite = finite && std::isfinite(x);
+        nw += x * x;
+      }
+      finite = finite && std::isfinite(row[D]);
+      nb += static_cast<double>(row[D]) * row[D];
+    }
+    if (!finite) return k;  // (a norm may overflow to inf: then the clip factor is 0)
+    const double norm_w = std::sqrt(nw), norm_b = std::sqrt(nb);
+    const bool cw = clip > 0 && norm_w > clip, cb = clip > 0 && norm_b > clip;
+    const T fw = cw ? static_cast<T>(clip / norm_w) : T(1);
+    const T fb = cb ? static_cast<T>(clip / norm_b) : T(1);
+    for (int j = 0; j < S; ++j) {
+      const T* row = dtheta.data() + static_cast<std::ptrdiff_t>(j) * P;
+      T* out = acc + static_cast<std::ptrdiff_t>(j) * P;
+      if (cw)
+        for (int m = 0; m < D; ++m) out[m] -= row[m] * fw;
+      else
+        for (int m = 0; m < D; ++m) out[m] -= row[m];
+      out[D] -= cb ? row[D] * fb : row[D];
+    }
+  }
+  return -1;
 }
 
 // dtheta[j, p] = scale * sum_{b, i} delta[b, i] E[i, b, j, p]; E unchanged.
