@@ -23,6 +23,7 @@ from .. import _traces
 from .._threads import resolve_n_threads
 from ._learner import SequenceLearner, set_synthesiser_options
 from ._reference import trace_step_numpy
+from .model import _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm
 
 __all__ = ["BPLambdaRNN"]
@@ -114,11 +115,15 @@ class BPLambdaRNN(SequenceLearner):
         L = np.zeros((T, B, H), dt)
         h_prev = np.zeros((B, H), dt)
         yhats, ys = [], []
+        XW = X @ p["W_ih"]            # (B, T, H): the input part of c_t for all steps
+        XW += p["b"]
         for t in range(T):
-            h, a = model.cell(X[:, t], h_prev)
+            c = XW[:, t] + h_prev @ p["W_hh"] if t else XW[:, 0].copy()
+            if linear:
+                h = c
+            else:
+                h, As[t] = _act(model.activation, c)
             Hs[t] = h
-            if not linear:
-                As[t] = a
             if mask[t]:
                 yhat, L[t] = self._readout(h, Y[:, t], B, grads)
                 yhats.append(yhat)
