@@ -46,7 +46,8 @@ namespace traces {
 // tile (S rows x cols) in L1/L2 for the diagonal add and the contraction pass
 // that follow, and S*S*cols <= ~1e6 keeps OpenBLAS on its unpacked
 // small-matrix path, which ran 1.2-1.6x faster than the packed path at
-// S = 60 (SciPy's OpenBLAS 0.3.30, SkylakeX kernels). tile_cols() = 0: auto.
+// S = 60 (SciPy's OpenBLAS 0.3.30, SkylakeX kernels) in float32; float64 ran
+// best with the longest calls. tile_cols() = 0: auto.
 // Where the contraction happens (benchmark knob; -1: automatic):
 // 0 "fold": as an extra output row of the GEMM (needs the spare row);
 // 1 "before": one SIMD pass over the E_in tile with v = A_b^T delta_b (this
@@ -69,8 +70,9 @@ inline int auto_tile_cols(int S, std::ptrdiff_t per_b, std::size_t elem) {
   if (c <= 0) {
     if (elem == 4)  // float32: OpenBLAS's small-matrix sgemm path (S*S*cols <= 1e6)
       c = static_cast<std::ptrdiff_t>(1.0e6 / (static_cast<double>(S) * S));
-    else  // float64: 512 KiB tiles (the dgemm small-matrix path was slower here)
-      c = static_cast<std::ptrdiff_t>(524288.0 / (static_cast<double>(S) * elem));
+    else  // float64: up to 2 MiB tiles (fewer, longer dgemm calls ran faster here;
+          // the dgemm small-matrix path was slower): one sample per call at S = 60
+      c = static_cast<std::ptrdiff_t>(2097152.0 / (static_cast<double>(S) * elem));
     c = std::max<std::ptrdiff_t>(64, c / 16 * 16);
   }
   if (c >= per_b) return static_cast<int>(per_b);
@@ -141,7 +143,8 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
   const bool push = decay != T(0);
   if (2.0 * S * S * static_cast<double>(ld_e) < kParallelMinFlops) n_threads = 1;
   int mode = contract_mode();
-  const bool can_fold = spare_row && !in_place && push && delta != nullptr;
+  // fold: out of place into the spare row, or in place through the scratch tile
+  const bool can_fold = (spare_row || in_place) && push && delta != nullptr;
   // Measured (SciPy's OpenBLAS 0.3.30, SkylakeX kernels): folding costs an odd
   // M = S + 1, which the packed sgemm path runs far slower (S = 60: 64% vs 86%
   // of the GEMM rate), but it saves a pass and wins for float64 and whenever
@@ -218,13 +221,17 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
           ZK_ISA_CALL(contract_cols<T>, E_in + off, ld_e, S, static_cast<std::ptrdiff_t>(cols),
                       v.data(), part + off);
         }
-        if (in_place) {
-          if (scratch.size() < static_cast<std::size_t>(S) * cols)
-            scratch.resize(static_cast<std::size_t>(S) * cols);
-          blas::gemm_rm<T>(false, false, S, cols, S, T(1), A, S, E_in + off,
+        if (in_place) {  // folded: row S of the scratch tile holds the partials
+          if (scratch.size() < static_cast<std::size_t>(M_rows) * cols)
+            scratch.resize(static_cast<std::size_t>(M_rows) * cols);
+          blas::gemm_rm<T>(false, false, M_rows, cols, S, T(1), A, S, E_in + off,
                            static_cast<int>(ld_e), T(0), scratch.data(), cols);
           ZK_ISA_CALL(copy_rows<T>, scratch.data(), static_cast<std::ptrdiff_t>(cols),
                       E_out + off, ld_e, S, static_cast<std::ptrdiff_t>(cols));
+          if (fold)
+            ZK_ISA_CALL(copy_rows<T>, scratch.data() + static_cast<std::ptrdiff_t>(S) * cols,
+                        static_cast<std::ptrdiff_t>(cols), part + off, ld_e, 1,
+                        static_cast<std::ptrdiff_t>(cols));
         } else {  // folded: row S of the output is the partials row (part == E_out + S ld_e)
           blas::gemm_rm<T>(false, false, M_rows, cols, S, T(1), A, S, E_in + off,
                            static_cast<int>(ld_e), T(0), E_out + off, static_cast<int>(ld_e));
