@@ -302,3 +302,39 @@ def test_trace_sequence_reports_the_first_non_finite_step():
     assert bad == 2
     ref = _sequence_naive(W, None, 1.0, U[:2], Delta[:2], 0.5, 0.0)
     np.testing.assert_allclose(acc, ref, rtol=1e-12)
+
+
+def test_large_traces_update_in_place_and_match_naive_loop():
+    # above IN_PLACE_BYTES (8 MiB) trace_sequence and EligibilityTrace update E in place
+    from zenkai_np import _traces
+    from zenkai_np.bplambda.traces import IN_PLACE_BYTES
+    S, B, P, n = 40, 20, 41, 3
+    assert S * B * S * P * 8 > IN_PLACE_BYTES
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal((S, S)) / np.sqrt(S)
+    A = rng.uniform(0.2, 1.0, (n, B, S))
+    U = rng.standard_normal((n, B, P))
+    Delta = rng.standard_normal((n, B, S))
+    ref = _sequence_naive(W, A, 0.9, U, Delta, 1 / B, 0.5)
+    E1 = np.full((S + 1, B, S, P), np.nan)          # in place: E1 is never touched
+    accs = []
+    for simd in supported_simd_paths():
+        for threads in (1, 2):
+            E0 = np.full((S + 1, B, S, P), np.nan)
+            acc = np.empty((S, P))
+            with use_simd_path(simd):
+                assert _traces.trace_sequence(E0, E1, W, A, 0.9, U, Delta, 1 / B, 0.5, acc,
+                                              threads) == -1
+            _close(acc, ref, np.float64)
+            accs.append(acc)
+    assert np.isnan(E1).all()
+    np.testing.assert_array_equal(accs[0], accs[1])  # 1 vs 2 threads, bit for bit
+    tr = EligibilityTrace(S, B, P)
+    assert tr.in_place
+    E_ref = np.zeros((S, B, S, P))
+    for k in range(n):
+        th = tr.step(U[k], W=W, a=A[k], decay=0.9, delta=Delta[k], scale=1 / B)
+        E_ref, th_ref = trace_step_naive(E_ref, U[k], W=W, a=A[k], decay=0.9,
+                                         delta=Delta[k], scale=1 / B)
+        _close(tr.E, E_ref, np.float64)
+        _close(th, th_ref, np.float64)

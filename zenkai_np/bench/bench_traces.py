@@ -83,6 +83,7 @@ def _scipy_gemm(dt):
 def _trace_case(B, S, D, dtype, threads, quick):
     from .. import _traces
     from ..bplambda._reference import trace_step_numpy
+    from ..bplambda.traces import IN_PLACE_BYTES
     rng = np.random.default_rng(0)
     P = D + 1
     dt = np.dtype(dtype)
@@ -104,9 +105,14 @@ def _trace_case(B, S, D, dtype, threads, quick):
     if not np.allclose(C[:, :64], W @ X[:, :64], rtol=1e-3, atol=1e-3):
         raise RuntimeError("SciPy GEMM reference: wrong result")
     state = {"k": 0, "kn": 0}
+    # as EligibilityTrace runs it: alternating buffers, or in place for large traces
+    in_place = S * B * S * P * dt.itemsize > IN_PLACE_BYTES
 
     def ours():
         k = state["k"]
+        if in_place:
+            _traces.trace_step(E[0][:S], empty, W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
+            return
         _traces.trace_step(E[k][:S], E[1 - k], W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
         state["k"] = 1 - k
 
@@ -142,8 +148,8 @@ def _trace_case(B, S, D, dtype, threads, quick):
                 samples[name].append((time.perf_counter() - t0) / n)
     t = {k: statistics.median(v) for k, v in samples.items()}
     gf = lambda x: flops / x / 1e9  # noqa: E731
-    case = f"B={B} S={S} D={D}"
-    extra = {"flops": flops, "gflops_ours": gf(t["ours"]), "gflops_numpy": gf(t["numpy"]),
+    case = f"B={B} S={S} D={D}" + (" in place" if in_place else "")
+    extra = {"flops": flops, "in_place": in_place, "gflops_ours": gf(t["ours"]), "gflops_numpy": gf(t["numpy"]),
              "gflops_gemm_scipy": gf(t["gemm_scipy"]), "gflops_gemm_numpy": gf(t["gemm_numpy"]),
              "ours_vs_gemm_scipy_rate": t["gemm_scipy"] / t["ours"],
              "ours_vs_gemm_numpy_rate": t["gemm_numpy"] / t["ours"],
