@@ -85,6 +85,45 @@ void bind(py::module_& m) {
       py::arg("n_threads"),
       "E_out <- decay * J_b E_b + [i==j] u_b; dtheta = scale * sum delta E_out (fused; E_out empty: in place).");
   m.def(
+      "trace_sequence",
+      [](carray<T> E0, carray<T> E1, carray<T> W, carray<T> a, T decay, carray<T> U,
+         carray<T> Delta, T scale, double clip, carray<T> acc, int n_threads) {
+        if (E0.ndim() != 4 || E0.shape(0) != E0.shape(2) + 1)
+          throw std::invalid_argument("E0: expected shape (S + 1, B, S, P)");
+        const int S = static_cast<int>(E0.shape(2)), B = static_cast<int>(E0.shape(1)),
+                  P = static_cast<int>(E0.shape(3));
+        if (static_cast<double>(B) * S * P > 2147483647.0)
+          throw std::invalid_argument("E0: B*S*P exceeds the BLAS int range");
+        if (E1.size() != E0.size()) throw std::invalid_argument("E1: wrong size");
+        if (E1.data() < E0.data() + E0.size() && E0.data() < E1.data() + E1.size())
+          throw std::invalid_argument("E1: overlaps E0");
+        if (U.ndim() != 3 || U.shape(1) != B || U.shape(2) != P)
+          throw std::invalid_argument("U: expected shape (n_steps, B, P)");
+        const int n = static_cast<int>(U.shape(0));
+        const std::ptrdiff_t nBS = static_cast<std::ptrdiff_t>(n) * B * S;
+        if (Delta.size() != nBS) throw std::invalid_argument("Delta: wrong size");
+        if (W.size() != static_cast<std::ptrdiff_t>(S) * S)
+          throw std::invalid_argument("W: wrong size");
+        const T* pa = opt<T>(a, nBS, "a");
+        if (acc.size() != static_cast<std::ptrdiff_t>(S) * P)
+          throw std::invalid_argument("acc: wrong size");
+        T* p0 = E0.mutable_data();
+        T* p1 = E1.mutable_data();
+        const T* pW = W.data();
+        const T* pU = U.data();
+        const T* pD = Delta.data();
+        T* pacc = acc.mutable_data();
+        py::gil_scoped_release release;
+        return zk::traces::trace_sequence<T>(p0, p1, S, B, P, n, pW, pa, decay, pU, pD, scale,
+                                             clip, pacc, n_threads);
+      },
+      py::arg("E0").noconvert(), py::arg("E1").noconvert(), py::arg("W").noconvert(),
+      py::arg("a").noconvert(), py::arg("decay"), py::arg("U").noconvert(),
+      py::arg("Delta").noconvert(), py::arg("scale"), py::arg("clip"),
+      py::arg("acc").noconvert(), py::arg("n_threads"),
+      "A sequence of fused shared-W steps from a zero trace; acc = -sum_k clip(dtheta_k) "
+      "per tensor. Returns -1 or the first non-finite step.");
+  m.def(
       "trace_contract",
       [](carray<T> E, carray<T> delta, T scale, carray<T> dtheta, int n_threads) {
         const Dims d = trace_dims<T>(E);
@@ -124,7 +163,12 @@ PYBIND11_MODULE(_traces, m) {
   bind<float>(m);
   bind<double>(m);
   m.def(
-      "_set_tile_bytes", [](double v) { zk::traces::tile_bytes() = v > 1 ? v : 1; },
-      py::arg("nbytes"), "Tuning knob for benchmarks: bytes of one column tile of E.");
-  m.def("_tile_bytes", [] { return zk::traces::tile_bytes(); });
+      "_set_tile_cols", [](int v) { zk::traces::tile_cols() = v > 0 ? v : 0; },
+      py::arg("cols"), "Tuning knob for benchmarks: columns of one tile of E (0: automatic).");
+  m.def("_tile_cols", [] { return zk::traces::tile_cols(); });
+
+  m.def(
+      "_set_contract_mode", [](int v) { zk::traces::contract_mode() = v < 0 || v > 2 ? -1 : v; },
+      py::arg("mode"),
+      "Tuning knob for benchmarks: -1 auto, 0 fold into the GEMM, 1 before (E_in), 2 after (E_out).");
 }

@@ -271,3 +271,73 @@ def test_compiled_and_numpy_trace_backends_agree(dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for k in outs[0]:
         np.testing.assert_allclose(outs[0][k], outs[1][k], rtol=tol, atol=tol, err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["identity", "tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_whole_sequence_path_matches_the_step_by_step_schedule(dtype, activation, backend):
+    # update="sequence" runs the trace steps in one compiled call (or the NumPy
+    # loop) and everything else for all steps at once; the step-by-step
+    # schedule of the module docstring is the reference. clip 0.05 is active
+    # on most steps (the synthesiser is not small), None checks the raw sums.
+    model, X, Y, mask, rng = _setup(activation, T=7, H=6, B=3, dtype=dtype, seed=5)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for gamma, lam, clip in ((1.0, 1.0, 0.05), (0.9, 0.6, None), (0.8, 0.0, 0.05)):
+        outs = []
+        for stepwise in (False, True):
+            L = BPLambdaRNN(model, gamma=gamma, lam=lam, clip=clip, backend=backend)
+            L.synth.params["W"][...] = 0.3 * np.random.default_rng(1).standard_normal((6, 6))
+            L.synth.params["b"][...] = 0.1
+            L._stepwise = stepwise
+            outs.append(L.gradients(X, Y, mask, record=True))
+        (g_seq, i_seq), (g_ref, i_ref) = outs
+        for k in g_ref:
+            assert g_seq[k].dtype == dtype, k
+            scale = max(np.abs(g_ref[k]).max(), 1e-30)
+            assert np.abs(g_seq[k] - g_ref[k]).max() <= tol * scale, (k, gamma, lam, clip)
+        for k in ("LS", "g", "l", "delta"):
+            np.testing.assert_allclose(i_seq[k], i_ref[k], rtol=tol, atol=tol, err_msg=k)
+        assert i_seq["mse"] == pytest.approx(i_ref["mse"], rel=tol)
+
+
+def test_whole_sequence_path_is_identical_for_any_thread_count():
+    # (40, 6, 41)-sized traces run the kernel's OpenMP tiles with 2 threads
+    model, X, Y, mask, _ = _setup("tanh", T=5, H=40, B=6, seed=2)
+    outs = []
+    for nt in (1, 2, 3):
+        L = BPLambdaRNN(model, gamma=0.9, lam=0.9, clip=0.01, n_threads=nt)
+        L.synth.params["W"][...] = 0.01
+        outs.append(L.gradients(X, Y, mask)[0])
+    for o in outs[1:]:
+        for k in o:
+            np.testing.assert_array_equal(o[k], outs[0][k], err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_flat_step_is_the_per_parameter_formula_bit_for_bit(dtype):
+    rng = np.random.default_rng(4)
+    shapes = {"a": (3, 4), "b": (5,), "c": (2, 2), "frozen": (3,)}
+    lrs_cases = ({"a": 1e-3, "b": 1e-3, "c": 1e-3, "frozen": 0.0},
+                 {"a": 1e-3, "b": 3e-2, "c": 7e-4, "frozen": 0.0})
+    for lrs in lrs_cases:
+        params = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+        ref = {k: v.copy() for k, v in params.items()}
+        m = {k: np.zeros_like(v) for k, v in ref.items()}
+        v2 = {k: np.zeros_like(v) for k, v in ref.items()}
+        opt = GroupAdam(params, lrs)
+        for t in range(1, 6):
+            grads = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+            opt.step(grads)
+            for k, g in grads.items():   # PyTorch's Adam, written out per parameter
+                if lrs[k] == 0:
+                    continue
+                m[k] = (m[k] * dtype(0.9)) + (1 - 0.9) * g
+                v2[k] = (v2[k] * dtype(0.98)) + (1 - 0.98) * (g * g)
+                step = lrs[k] / (1 - 0.9 ** t)
+                ref[k] -= step * m[k] / (np.sqrt(v2[k] / (1 - 0.98 ** t)) + 1e-9)
+            for k in shapes:
+                np.testing.assert_array_equal(params[k], ref[k], err_msg=k)
+        # a step of a subset of the parameters (the per-step mode) takes the per-name path
+        opt.step({"a": np.ones(shapes["a"], dtype)})
+        assert opt.t["a"] == 6 and opt.t["b"] == 5

@@ -204,3 +204,137 @@ class TestBadInput:
         for _ in range(20):
             trace_step(E, u, W=W, decay=1.0)
         assert not np.isfinite(E).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", [0, 1, 2])
+@pytest.mark.parametrize("cols", [0, 16, 48])
+def test_every_contraction_placement_and_tile_width_matches_naive_loop(dtype, mode, cols):
+    # the benchmark knobs: where the contraction runs (folded into the GEMM,
+    # over E_in before it, over E_out after it) and tiles that split units
+    from zenkai_np import _traces
+    S, B, P = 13, 3, 21
+    rng = np.random.default_rng(mode * 10 + cols)
+    ops = _operands(S, B, P, dtype, rng)
+    E_ref, th_ref = trace_step_naive(ops["E"].astype(np.float64), ops["u"], decay=0.7,
+                                     delta=ops["delta"], scale=1 / B, W=ops["W"].astype(
+                                         np.float64), a=ops["a"].astype(np.float64))
+    try:
+        _traces._set_contract_mode(mode)
+        _traces._set_tile_cols(cols)
+        for threads in (1, 2):
+            for spare in (False, True):
+                E_out = np.full((S + 1 if spare else S, B, S, P), np.nan, dtype)
+                th = trace_step(ops["E"], ops["u"], W=ops["W"], a=ops["a"], decay=0.7,
+                                delta=ops["delta"], scale=1 / B, E_out=E_out, n_threads=threads)
+                _close(E_out[:S], E_ref, dtype)
+                _close(th, th_ref, dtype)
+            E = ops["E"].copy()
+            th = trace_step(E, ops["u"], W=ops["W"], a=ops["a"], decay=0.7, delta=ops["delta"],
+                            scale=1 / B, n_threads=threads)
+            _close(E, E_ref, dtype)
+            _close(th, th_ref, dtype)
+    finally:
+        _traces._set_contract_mode(-1)
+        _traces._set_tile_cols(0)
+
+
+def _sequence_naive(W, A, decay, U, Delta, scale, clip):
+    """-sum_k clip(dtheta_k) of trace steps from E = 0, by the naive loop (float64)."""
+    n, B, P = U.shape
+    S = W.shape[0]
+    E = np.zeros((S, B, S, P))
+    acc = np.zeros((S, P))
+    for k in range(n):
+        E, th = trace_step_naive(E, U[k], W=W, a=None if A is None else A[k],
+                                 decay=decay, delta=Delta[k], scale=scale)
+        for part in (np.s_[:, :P - 1], np.s_[:, P - 1]):
+            nrm = np.sqrt(np.sum(th[part] ** 2))
+            f = clip / nrm if clip > 0 and nrm > clip else 1.0
+            acc[part] -= th[part] * f
+    return acc
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("S,B,P,n", [(5, 3, 6, 4), (30, 10, 31, 9), (40, 6, 41, 3)])
+@pytest.mark.parametrize("rows", [False, True])
+def test_trace_sequence_matches_naive_loop(dtype, S, B, P, n, rows):
+    from zenkai_np import _traces
+    rng = np.random.default_rng(S + n)
+    W = (rng.standard_normal((S, S)) / np.sqrt(S)).astype(dtype)
+    A = rng.uniform(0.2, 1.0, (n, B, S)).astype(dtype) if rows else None
+    U = rng.standard_normal((n, B, P)).astype(dtype)
+    Delta = rng.standard_normal((n, B, S)).astype(dtype)
+    empty = np.empty(0, dtype)
+    for decay in (0.0, 0.8):
+        for clip in (0.0, 0.5):
+            ref = _sequence_naive(W.astype(np.float64), None if A is None else A.astype(
+                np.float64), decay, U.astype(np.float64), Delta.astype(np.float64), 1 / B, clip)
+            results = []
+            for simd in supported_simd_paths():
+                for threads in (1, 2):
+                    E0 = np.full((S + 1, B, S, P), np.nan, dtype)   # never read unset
+                    E1 = np.full((S + 1, B, S, P), np.nan, dtype)
+                    acc = np.full((S, P), np.nan, dtype)
+                    with use_simd_path(simd):
+                        bad = _traces.trace_sequence(E0, E1, W, empty if A is None else A,
+                                                     decay, U, Delta, 1 / B, clip, acc, threads)
+                    assert bad == -1
+                    _close(acc, ref, dtype)
+                    results.append((simd, threads, acc))
+            for simd, threads, acc in results:   # thread count: bit for bit
+                same = [r for s, t, r in results if s == simd]
+                np.testing.assert_array_equal(acc, same[0])
+
+
+def test_trace_sequence_reports_the_first_non_finite_step():
+    from zenkai_np import _traces
+    S, B, P, n = 4, 2, 5, 6
+    W = 10 * np.eye(S)
+    U = np.full((n, B, P), np.inf)
+    U[:2] = 1.0
+    Delta = np.ones((n, B, S))
+    acc = np.empty((S, P))
+    bufs = [np.zeros((S + 1, B, S, P)) for _ in range(2)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = _traces.trace_sequence(bufs[0], bufs[1], W, np.empty(0), 1.0, U, Delta, 0.5, 0.0,
+                                     acc, 1)
+    assert bad == 2
+    ref = _sequence_naive(W, None, 1.0, U[:2], Delta[:2], 0.5, 0.0)
+    np.testing.assert_allclose(acc, ref, rtol=1e-12)
+
+
+def test_large_traces_update_in_place_and_match_naive_loop():
+    # above IN_PLACE_BYTES (8 MiB) trace_sequence and EligibilityTrace update E in place
+    from zenkai_np import _traces
+    from zenkai_np.bplambda.traces import IN_PLACE_BYTES
+    S, B, P, n = 40, 20, 41, 3
+    assert S * B * S * P * 8 > IN_PLACE_BYTES
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal((S, S)) / np.sqrt(S)
+    A = rng.uniform(0.2, 1.0, (n, B, S))
+    U = rng.standard_normal((n, B, P))
+    Delta = rng.standard_normal((n, B, S))
+    ref = _sequence_naive(W, A, 0.9, U, Delta, 1 / B, 0.5)
+    E1 = np.full((S + 1, B, S, P), np.nan)          # in place: E1 is never touched
+    accs = []
+    for simd in supported_simd_paths():
+        for threads in (1, 2):
+            E0 = np.full((S + 1, B, S, P), np.nan)
+            acc = np.empty((S, P))
+            with use_simd_path(simd):
+                assert _traces.trace_sequence(E0, E1, W, A, 0.9, U, Delta, 1 / B, 0.5, acc,
+                                              threads) == -1
+            _close(acc, ref, np.float64)
+            accs.append(acc)
+    assert np.isnan(E1).all()
+    np.testing.assert_array_equal(accs[0], accs[1])  # 1 vs 2 threads, bit for bit
+    tr = EligibilityTrace(S, B, P)
+    assert tr.in_place
+    E_ref = np.zeros((S, B, S, P))
+    for k in range(n):
+        th = tr.step(U[k], W=W, a=A[k], decay=0.9, delta=Delta[k], scale=1 / B)
+        E_ref, th_ref = trace_step_naive(E_ref, U[k], W=W, a=A[k], decay=0.9,
+                                         delta=Delta[k], scale=1 / B)
+        _close(tr.E, E_ref, np.float64)
+        _close(th, th_ref, np.float64)

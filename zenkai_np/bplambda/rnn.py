@@ -23,6 +23,7 @@ from .. import _traces
 from .._threads import resolve_n_threads
 from ._learner import SequenceLearner, set_synthesiser_options
 from ._reference import trace_step_numpy
+from .model import _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm
 
 __all__ = ["BPLambdaRNN"]
@@ -73,21 +74,133 @@ class BPLambdaRNN(SequenceLearner):
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
                          readout=readout)
         self._trace = None
+        self._stepwise = False  # tests: force the step-by-step schedule in "sequence" mode
 
-    def _trace_buffers(self, B):
-        """Two alternating trace buffers (H+1, B, H, H+1), the current one zeroed."""
+    def _trace_buffers(self, B, zero=True):
+        """Two alternating trace buffers (H+1, B, H, H+1), the current one zeroed (if zero)."""
         H = self.model.n_hidden
         shape = (H + 1, B, H, H + 1)  # one spare row: the GEMM also does the contraction
         if self._trace is None or self._trace[0].shape != shape:
             self._trace = [np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)]
             self._dtheta = np.empty((H, H + 1), self.dtype)
             self._u = np.ones((B, H + 1), self.dtype)
-        else:
+        elif zero:
             self._trace[0].fill(0)  # reset per sequence: E_{-1} = 0
         return self._trace
 
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
-        """One sequence. ``g_override`` (T, B, H) replaces g(h_t) (tests: an oracle)."""
+        """One sequence. ``g_override`` (T, B, H) replaces g(h_t) (tests: an oracle).
+
+        ``update="sequence"``: parameters are fixed during the sequence, so
+        everything but the trace recursion is done for all steps at once, and
+        the trace steps run in one compiled call (``_traces.trace_sequence``,
+        no GIL). ``update="step"`` (and ``_stepwise = True``, for tests) runs
+        the step-by-step schedule of the module docstring.
+        """
+        if self.update == "step" or self._stepwise:
+            return self._pass_stepwise(X, Y, mask, g_override=g_override, record=record)
+        return self._pass_sequence(X, Y, mask, g_override=g_override, record=record)
+
+    def _pass_sequence(self, X, Y, mask, *, g_override=None, record=False):
+        model, synth = self.model, self.synth
+        p = model.params
+        dt = self.dtype
+        B, T, _ = X.shape
+        H = model.n_hidden
+        linear = model.activation == "identity"  # f' = 1: no row factors, no q = LS * f'
+        grads = self._zero_grads()
+        # forward over the sequence: h_t, f'(c_t), readout signals l_t at target steps
+        Hs = np.empty((T, B, H), dt)
+        As = None if linear else np.empty((T, B, H), dt)
+        L = np.zeros((T, B, H), dt)
+        h_prev = np.zeros((B, H), dt)
+        yhats, ys = [], []
+        XW = X @ p["W_ih"]            # (B, T, H): the input part of c_t for all steps
+        XW += p["b"]
+        for t in range(T):
+            c = XW[:, t] + h_prev @ p["W_hh"] if t else XW[:, 0].copy()
+            if linear:
+                h = c
+            else:
+                h, As[t] = _act(model.activation, c)
+            Hs[t] = h
+            if mask[t]:
+                yhat, L[t] = self._readout(h, Y[:, t], B, grads)
+                yhats.append(yhat)
+                ys.append(Y[:, t])
+            h_prev = h
+        # g(h_t), 0 at the last step
+        if g_override is not None:
+            G = np.array(g_override, dtype=dt, copy=True).reshape(T, B, H)
+        else:
+            G = Hs @ synth.params["W"] + synth.params["b"]
+        G[T - 1] = 0
+        if T >= 2:
+            # delta_{t-1} = (l_t + gamma g_t) J_t - g_{t-1}, J_t = diag(f'_t) W_hh^T
+            V = L[1:] + dt.type(self.gamma) * G[1:]
+            if not linear:
+                V *= As[1:]
+            Delta = V @ p["W_hh"].T
+            Delta -= G[:-1]
+            U = np.empty((T - 1, B, H + 1), dt)
+            U[:, :, :H] = Hs[:-1]
+            U[:, :, H] = 1
+            acc = self._trace_sequence(U, Delta, None if linear else As[:-1], p["W_hh"])
+            grads["synth_W"] += acc[:, :H].T
+            grads["synth_b"] += acc[:, H]
+        # the RNN's one-step rule: q_t = LS_t (* f'_t), summed over t and b
+        sgw = dt.type(self.sg_weight)
+        LS = L + sgw * G if self.sg_weight != 0 else L
+        Q = LS if linear else LS * As
+        Qf = Q.reshape(T * B, H)
+        if T >= 2:
+            grads["W_hh"] += Hs[:-1].reshape((T - 1) * B, H).T @ Q[1:].reshape((T - 1) * B, H)
+        grads["W_ih"] += X.transpose(1, 0, 2).reshape(T * B, -1).T @ Qf
+        grads["b"] += Qf.sum(axis=0)
+        info = {"mse": self._mse(yhats, ys)}
+        if record:
+            info.update({"LS": LS.copy(), "g": G, "l": L,
+                         "delta": Delta if T >= 2 else np.zeros((0, B, H), dt)})
+        return grads, info
+
+    def _trace_sequence(self, U, Delta, A, W_hh):
+        """acc (H, H+1) = -Σ_k clip₁(dΘ_k) over the T−1 trace steps (trace from zero)."""
+        n, B, P = U.shape
+        H = P - 1
+        dt = self.dtype
+        decay = self.gamma * self.lam
+        bufs = self._trace_buffers(B, zero=False)  # step 0 never reads the trace
+        W_hhT = np.ascontiguousarray(W_hh.T)
+        acc = np.empty((H, P), dt)
+        clip = 0.0 if self.clip is None else float(self.clip)
+        if self.backend == "compiled":
+            Am = _EMPTY[dt] if A is None else np.ascontiguousarray(A)
+            bad = _traces.trace_sequence(bufs[0], bufs[1], W_hhT, Am, decay, U,
+                                         np.ascontiguousarray(Delta), 1.0 / B, clip, acc,
+                                         self.n_threads)
+        else:
+            bad = -1
+            acc.fill(0)
+            dtheta = self._dtheta
+            bufs[0][:H].fill(0)
+            for k in range(n):
+                src, dst = bufs[k % 2][:H], bufs[1 - k % 2][:H]
+                trace_step_numpy(src, dst, W_hhT, None if A is None else A[k], decay, U[k],
+                                 Delta[k], 1.0 / B, dtheta)
+                if not np.isfinite(dtheta).all():
+                    bad = k
+                    break
+                acc[:, :H] -= clip_unit_norm(dtheta[:, :H], self.clip)
+                acc[:, H] -= clip_unit_norm(dtheta[:, H], self.clip)
+        if bad >= 0:
+            raise FloatingPointError(
+                f"BP(lambda) trace diverged at step {bad + 1} (non-finite update): "
+                "the state Jacobian scaled by gamma*lam has norm >= 1; lower "
+                "gamma*lam or the recurrent weights")
+        return acc
+
+    def _pass_stepwise(self, X, Y, mask, *, g_override=None, record=False):
+        """The step-by-step schedule (module docstring); ``update="step"`` needs it."""
         model, synth = self.model, self.synth
         p = model.params
         dt = self.dtype

@@ -221,11 +221,18 @@ def limit_blas_threads(n: int = 1):
         yield
 
 
-class EligibilityTrace:
-    """A trace of shape ``(S, B, S, P)`` kept in two alternating buffers.
+#: traces larger than this are updated in place (measured: once E is far
+#: larger than L2, writing a second buffer costs its write-allocate reads);
+#: the compiled ``trace_sequence`` uses the same rule
+IN_PLACE_BYTES = 8 * 1024 * 1024
 
-    Each :meth:`step` writes the new trace into the other buffer (no copy);
-    ``E`` is the current one. ``reset()`` zeroes it (at every sequence start).
+
+class EligibilityTrace:
+    """A trace of shape ``(S, B, S, P)``: two alternating buffers, or one updated in place.
+
+    Each :meth:`step` writes the new trace into the other buffer (no copy) when
+    the trace is at most ``IN_PLACE_BYTES``, else updates it in place (faster
+    there); ``E`` is the current one. ``reset()`` zeroes it (at every sequence start).
     """
 
     def __init__(self, S, B, P, dtype=np.float64):
@@ -234,7 +241,10 @@ class EligibilityTrace:
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         shape = trace_shape(S, B, P)
         spare = (shape[0] + 1,) + shape[1:]      # one spare row: see trace_step(E_out=)
-        self._bufs = [np.zeros(spare, dtype), np.zeros(spare, dtype)]
+        self.in_place = int(np.prod(shape)) * dtype.itemsize > IN_PLACE_BYTES
+        self._bufs = [np.zeros(spare, dtype)]
+        if not self.in_place:
+            self._bufs.append(np.zeros(spare, dtype))
         self._cur = 0
         self._dtheta = np.empty((S, P), dtype)
 
@@ -257,11 +267,13 @@ class EligibilityTrace:
 
         The returned dΘ is a buffer reused by the next call.
         """
-        src, dst = self._bufs[self._cur][:-1], self._bufs[1 - self._cur]
+        src = self._bufs[self._cur][:-1]
+        dst = None if self.in_place else self._bufs[1 - self._cur]
         res = trace_step(src, u, W=W, a=a, J=J, decay=decay, delta=delta, scale=scale,
                          out=None if delta is None else self._dtheta, E_out=dst,
                          check_finite=check_finite, n_threads=n_threads)
-        self._cur = 1 - self._cur
+        if not self.in_place:
+            self._cur = 1 - self._cur
         return res
 
     def contract(self, delta, *, scale=1.0, n_threads=None):
