@@ -17,7 +17,7 @@ import json
 import pkgutil
 import sys
 
-from ._harness import format_table
+from ._harness import cpu_steal, format_table
 
 
 def available() -> list:
@@ -67,8 +67,15 @@ def main(argv=None) -> int:
     for name in chosen:
         module = importlib.import_module(f"zenkai_np.bench.bench_{name}")
         print(f"\n== {name} ==", flush=True)
-        rows = module.run(quick=args.quick, threads=args.threads)
+        with cpu_steal() as steal:
+            rows = module.run(quick=args.quick, threads=args.threads)
         print(format_table(rows), flush=True)
+        if steal.fraction is not None:
+            print(f"(hypervisor steal during {name}: {100 * steal.fraction:.1f}% of a vCPU's "
+                  "time; above a few % the figures, thread scaling above all, are not "
+                  "trustworthy)", flush=True)
+            for r in rows:
+                r.extra["cpu_steal"] = steal.fraction
         results.extend(rows)
     if args.json:
         with open(args.json, "w") as fh:

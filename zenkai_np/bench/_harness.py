@@ -12,7 +12,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Result", "median_time", "format_table"]
+__all__ = ["Result", "median_time", "format_table", "cpu_steal"]
 
 
 @dataclass
@@ -84,3 +84,36 @@ def format_table(results: list[Result]) -> str:
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     return "\n".join(lines)
+
+
+def _cpu_counters():
+    """(total, steal) jiffies per CPU from /proc/stat, or None where unavailable."""
+    try:
+        with open("/proc/stat") as fh:
+            rows = [line.split() for line in fh if line.startswith("cpu") and line[3].isdigit()]
+        return [(sum(map(int, r[1:])), int(r[8])) for r in rows]
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class cpu_steal:
+    """Context manager: the largest per-CPU share of time the hypervisor took away
+    (``/proc/stat`` steal) while the block ran, in ``.fraction``; None off Linux.
+
+    On a virtual machine a stolen vCPU makes timings, and thread scaling above
+    all, meaningless; the bench prints this next to each module's table.
+    """
+
+    fraction = None
+
+    def __enter__(self):
+        self._start = _cpu_counters()
+        return self
+
+    def __exit__(self, *exc):
+        end = _cpu_counters()
+        if self._start and end and len(end) == len(self._start):
+            self.fraction = max((e[1] - s[1]) / max(1, e[0] - s[0])
+                                for s, e in zip(self._start, end))
+        return False
+
