@@ -23,8 +23,8 @@ import sys
 
 import mpmath as mp
 
-N_PHI = 34   # |t| <= rho = 0.5: truncation < 1e-16 (spec table: 32)
-N_ETA = 26   # |u| <= R = 1: truncation < 1e-16 (spec table: 25)
+N_PHI = 32   # |t| <= rho = 0.5: truncation 3.5e-17 absolute, 8e-17 relative (|phi| >= 0.43)
+N_ETA = 25   # |u| <= R = 1: truncation 7.4e-17 absolute, 1e-16 relative (|eta| >= 0.75)
 N_PHI_F32 = 14
 N_ETA_F32 = 13
 KMAX = 64    # iteration cap of both chains
