@@ -1,5 +1,6 @@
 """Shared references for the BP(λ) tests: the loss, finite differences, sequence quantities."""
 import numpy as np
+from finite_differences import central_differences
 
 
 def total_loss(model, X, Y, mask):
@@ -7,20 +8,6 @@ def total_loss(model, X, Y, mask):
     yhat = model.predict(X)
     B = X.shape[0]
     return float(np.sum((yhat[:, mask] - Y[:, mask]) ** 2) / (2 * B))
-
-
-def central_differences(f, p, eps=1e-6):
-    """d f() / d p by central differences, perturbing each entry of ``p`` in place."""
-    g = np.zeros_like(p)
-    for idx in np.ndindex(p.shape):
-        old = p[idx]
-        p[idx] = old + eps
-        lp = f()
-        p[idx] = old - eps
-        lm = f()
-        p[idx] = old
-        g[idx] = (lp - lm) / (2 * eps)
-    return g
 
 
 def fd_grads(model, X, Y, mask, keys, eps=1e-6):

@@ -10,6 +10,8 @@ from zenkai_np.fractional import fracexp_schroeder
 from zenkai_np.fractional.layers import FRACEXP_VARIANTS, FracExp, FracExpLinear
 from zenkai_np.framework.optim import SGD, Adam
 
+from finite_differences import central_differences
+
 
 def loss_and_grads(layer, x, w):
     """L = sum(w * y); analytic dL/dx and dL/dparams from the layer's VJPs."""
@@ -23,20 +25,8 @@ def fd_check(layer, x, w, h=1e-6, tol=1e-5):
     _, gx, gp = loss_and_grads(layer, x, w)
     f = lambda: float((w * layer.forward(x)).sum())
 
-    def central_differences(p):  # perturbs p in place, entry by entry
-        fd = np.zeros(p.shape)
-        for idx in np.ndindex(*p.shape):
-            old = p[idx]
-            p[idx] = old + h
-            fp = f()
-            p[idx] = old - h
-            fm = f()
-            p[idx] = old
-            fd[idx] = (fp - fm) / (2 * h)
-        return fd
-
     for name, p, analytic in [("x", x, gx)] + [(k, v, gp[k]) for k, v in layer.params.items()]:
-        fd = central_differences(p)
+        fd = central_differences(f, p, h)
         bad = np.abs(fd - analytic) > tol * np.maximum(1.0, np.abs(fd))
         assert not bad.any(), (name, np.argwhere(bad)[:3], fd[bad][:3],
                                np.asarray(analytic)[bad][:3])

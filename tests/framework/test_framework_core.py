@@ -3,36 +3,19 @@ import numpy as np
 import pytest
 
 import zenkai_np as zk
+from finite_differences import central_differences
 from zenkai_np.framework.machine import State
 
 
 def fd_vjp_x(f, x, gy, eps=1e-6):
-    """Central finite differences of <gy, f(x)> with respect to x."""
-    g = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (np.vdot(gy, f(xp)) - np.vdot(gy, f(xm))) / (2 * eps)
-    return g
+    """Central finite differences of <gy, f(x)> with respect to x (x is not modified)."""
+    xc = np.array(x, copy=True)
+    return central_differences(lambda: np.vdot(gy, f(xc)), xc, eps)
 
 
 def fd_param(layer, name, x, gy, eps=1e-6):
-    p = layer.params[name]
-    g = np.zeros_like(p)
-    it = np.nditer(p, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = p[i]
-        p[i] = old + eps
-        fp = np.vdot(gy, layer.forward(x))
-        p[i] = old - eps
-        fm = np.vdot(gy, layer.forward(x))
-        p[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
+    """Central finite differences of <gy, layer.forward(x)> with respect to params[name]."""
+    return central_differences(lambda: np.vdot(gy, layer.forward(x)), layer.params[name], eps)
 
 
 def smooth_layers():

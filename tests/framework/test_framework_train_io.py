@@ -104,24 +104,22 @@ def test_save_load_round_trip_is_bit_exact(tmp_path, dtype):
 
 
 def test_save_load_other_learners(tmp_path):
-    m = zk.Sequential(
-        zk.DTPLearner(zk.Chain(zk.Linear(4, 5, rng=0), zk.Tanh()),
-                      zk.Chain(zk.Linear(5, 4, rng=1), zk.Tanh()),
-                      zk.SGD(lr=0.01, momentum=0.9), zk.SGD(lr=0.01, momentum=0.9)),
-        zk.GALearner(zk.Linear(5, 3, rng=2), pop_size=6, rng=0),
-        zk.LeastSquaresLearner(zk.Linear(3, 3, rng=3)),
-    )
+    def build(seeds):  # the same architecture; different seeds, so load must overwrite
+        a, b, c, d = seeds
+        return zk.Sequential(
+            zk.DTPLearner(zk.Chain(zk.Linear(4, 5, rng=a), zk.Tanh()),
+                          zk.Chain(zk.Linear(5, 4, rng=b), zk.Tanh()),
+                          zk.SGD(lr=0.01, momentum=0.9), zk.SGD(lr=0.01, momentum=0.9)),
+            zk.GALearner(zk.Linear(5, 3, rng=c), pop_size=6, rng=0),
+            zk.LeastSquaresLearner(zk.Linear(3, 3, rng=d)),
+        )
+
+    m = build((0, 1, 2, 3))
     x, y = data()
     zk.fit(m, x, y, loss=zk.CrossEntropyLoss(), epochs=1, rng=0)
     p = zk.save(m, tmp_path / "m")
     assert p.endswith(".npz")
-    m2 = zk.Sequential(
-        zk.DTPLearner(zk.Chain(zk.Linear(4, 5, rng=9), zk.Tanh()),
-                      zk.Chain(zk.Linear(5, 4, rng=8), zk.Tanh()),
-                      zk.SGD(lr=0.01, momentum=0.9), zk.SGD(lr=0.01, momentum=0.9)),
-        zk.GALearner(zk.Linear(5, 3, rng=7), pop_size=6, rng=0),
-        zk.LeastSquaresLearner(zk.Linear(3, 3, rng=6)),
-    )
+    m2 = build((9, 8, 7, 6))
     zk.load(m2, p)
     np.testing.assert_array_equal(m2.predict(x), m.predict(x))
     np.testing.assert_array_equal(m2[1].population["W"], m[1].population["W"])
