@@ -162,6 +162,7 @@ PYBIND11_MODULE(_traces, m) {
   zk::blas::load_scipy_blas();
   bind<float>(m);
   bind<double>(m);
+  m.attr("IN_PLACE_BYTES") = static_cast<long long>(zk::traces::kInPlaceBytes);
   m.def(
       "_set_tile_cols", [](int v) { zk::traces::tile_cols() = v > 0 ? v : 0; },
       py::arg("cols"), "Tuning knob for benchmarks: columns of one tile of E (0: automatic).");

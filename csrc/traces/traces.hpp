@@ -86,7 +86,7 @@ inline int auto_tile_cols(int S, std::ptrdiff_t per_b, std::size_t elem, bool in
 
 // Traces above this many bytes are best updated in place (see trace_sequence);
 // zenkai_np.bplambda.traces.EligibilityTrace follows the same rule.
-constexpr double kInPlaceBytes = 8.0 * 1024 * 1024;
+constexpr double kInPlaceBytes = 8.0 * 1024 * 1024;  // exported as _traces.IN_PLACE_BYTES
 inline bool prefer_in_place(double trace_bytes) { return trace_bytes > kInPlaceBytes; }
 
 // Below this many flops per call the kernels run on one thread: a thread team

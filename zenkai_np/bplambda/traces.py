@@ -223,8 +223,8 @@ def limit_blas_threads(n: int = 1):
 
 #: traces larger than this are updated in place (measured: once E is far
 #: larger than L2, writing a second buffer costs its write-allocate reads);
-#: the compiled ``trace_sequence`` uses the same rule
-IN_PLACE_BYTES = 8 * 1024 * 1024
+#: the compiled ``trace_sequence`` applies the same constant
+IN_PLACE_BYTES = _traces.IN_PLACE_BYTES
 
 
 class EligibilityTrace:
