@@ -40,8 +40,9 @@ def extension(name, sources, **kwargs):
 
 
 ext_modules = [
-    extension("zenkai_np._core", ["csrc/bindings/_core.cpp"]),
-    extension("zenkai_np._traces", ["csrc/bindings/_traces.cpp"]),
+    extension("zenkai_np._build_info", ["csrc/bindings/_build_info.cpp"]),
+    extension("zenkai_np._fractional", ["csrc/bindings/_fractional.cpp"]),
+    extension("zenkai_np._bplambda", ["csrc/bindings/_bplambda.cpp"]),
     extension("zenkai_np._moments", ["csrc/bindings/_moments.cpp"]),
 ]
 

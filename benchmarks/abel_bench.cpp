@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "fracexp/abel.hpp"
+#include "fractional/abel.hpp"
 
 namespace {
 

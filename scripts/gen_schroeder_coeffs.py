@@ -1,4 +1,4 @@
-"""Generate csrc/fracexp/schroeder_coeffs.hpp: the series of the Schröder kernel.
+"""Generate csrc/fractional/schroeder_coeffs.hpp: the series of the Schröder kernel.
 
 Spec fracexp.md §1.2, §3.2. With c the upper fixed point of exp (c = exp c,
 Im c > 0, c = conj(-W0(-1))):

@@ -1,7 +1,8 @@
 """zenkai_np: learning rules beyond backpropagation, in NumPy with C++ kernels.
 
-* the learning-machine framework (``LearningMachine``, ``Sequential``, the
-  learners) -- see ``zenkai_np.framework``.
+* ``zenkai_np.framework`` -- the learning-machine framework (``LearningMachine``,
+  ``Sequential``, layers, learners, losses, optimizers, ``fit``); its public
+  names are also exported here.
 * ``zenkai_np.fractional`` -- fractional iterates of exp (``fracexp``,
   ``fracexp_grad``; Abel and Schröder forms) and the ``FracExp`` /
   ``FracExpLinear`` neurons whose iterate order n is learned.
@@ -13,15 +14,31 @@
 """
 __version__ = "0.1.0"
 
-from . import _core  # noqa: F401  (compiled kernels; fails early if the build is missing)
+try:
+    from . import _build_info  # noqa: F401  (compiled; fails early if the build is missing)
+except ImportError as exc:  # pragma: no cover - depends on how the package was obtained
+    import os as _os
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _os.path.exists(_os.path.join(_os.path.dirname(_here), "setup.py")):
+        raise ImportError(
+            "zenkai_np is being imported from its source tree, whose compiled modules are not "
+            f"built ({exc}). Either install it (pip install .) and run from another directory "
+            "or use the console scripts (zenkai-np-tour, zenkai-np-bench), or build in place "
+            "with `python setup.py build_ext --inplace`.") from None
+    raise
+
 from ._config import show_config
 from ._simd import set_simd_path, simd_path, supported_simd_paths, use_simd_path
-from . import bplambda, fractional, moments
+from . import bplambda, fractional, framework, moments
 from .bplambda import BPLambdaLSTM, BPLambdaRNN
 from .fractional import FracExp, FracExpLinear, fracexp, fracexp_grad
 from .moments import MomentReLULearner, ReLUMomentRegressor
-from .framework import *  # noqa: F401,F403
-from .framework import __all__ as _framework_all
+from .framework import (
+    SGD, Adam, ArgmaxSTE, Chain, CrossEntropyLoss, DFALearner, DTPLearner, EnsembleLearner,
+    ESLearner, FALearner, GALearner, Graph, GradLearner, HillClimbLearner, History, Identity,
+    Layer, LeakyReLU, LearningMachine, LeastSquaresLearner, Linear, LMode, Loss, Mean,
+    MSELoss, Optimizer, ReLU, Sequential, Sigmoid, Sign, SklearnLearner, Softmax, State,
+    Step, StopTraining, Tanh, TPLearner, evaluate, fit, load, save)
 
 from ._simd import _apply_environment
 
@@ -29,20 +46,23 @@ _apply_environment()
 del _apply_environment
 
 __all__ = [
-    "BPLambdaLSTM",
-    "BPLambdaRNN",
-    "FracExp",
-    "FracExpLinear",
-    "MomentReLULearner",
-    "ReLUMomentRegressor",
-    "bplambda",
-    "fracexp",
-    "fracexp_grad",
-    "fractional",
-    "moments",
-    "set_simd_path",
-    "show_config",
-    "simd_path",
-    "supported_simd_paths",
-    "use_simd_path",
-] + list(_framework_all)
+    # parts
+    "bplambda", "fractional", "framework", "moments",
+    # configuration
+    "show_config", "set_simd_path", "simd_path", "supported_simd_paths", "use_simd_path",
+    # framework: machines, containers, training
+    "LearningMachine", "State", "LMode", "Sequential", "Graph", "fit", "evaluate", "History",
+    "StopTraining", "save", "load",
+    # framework: layers
+    "Layer", "Linear", "Identity", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "Softmax", "Sign",
+    "Step", "ArgmaxSTE", "Chain", "Mean",
+    # framework: learners
+    "GradLearner", "FALearner", "DFALearner", "TPLearner", "DTPLearner", "LeastSquaresLearner",
+    "HillClimbLearner", "ESLearner", "GALearner", "SklearnLearner", "EnsembleLearner",
+    # framework: losses and optimizers
+    "Loss", "MSELoss", "CrossEntropyLoss", "Optimizer", "SGD", "Adam",
+    # the other parts' entry points
+    "FracExp", "FracExpLinear", "fracexp", "fracexp_grad",
+    "BPLambdaRNN", "BPLambdaLSTM",
+    "ReLUMomentRegressor", "MomentReLULearner",
+]

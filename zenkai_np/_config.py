@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from . import _core
+from . import _build_info
 from ._simd import simd_path, supported_simd_paths
 from ._threads import in_forked_child
 
@@ -31,15 +31,15 @@ def show_config(display: bool = False) -> dict:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "numpy": np.__version__,
-        "compiler": _core.compiler,
-        "build_flags": _core.build_flags,
-        "openmp": _core.openmp,
-        "openmp_max_threads": int(_core.omp_max_threads()),
+        "compiler": _build_info.compiler,
+        "build_flags": _build_info.build_flags,
+        "openmp": _build_info.openmp,
+        "openmp_max_threads": int(_build_info.omp_max_threads()),
         "forked_child_single_thread": in_forked_child(),
         "simd_path": simd_path(),
         "simd_supported": supported_simd_paths(),
         "simd_env_override": os.environ.get("ZENKAI_NP_SIMD") or None,
-        "libmvec": bool(_core.have_libmvec),
+        "libmvec": bool(_build_info.have_libmvec),
         "blas": _blas_info(),
     }
     if display:

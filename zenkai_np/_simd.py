@@ -15,7 +15,7 @@ import os
 __all__ = ["simd_path", "set_simd_path", "supported_simd_paths", "use_simd_path"]
 
 # Every compiled module of the package; each exposes simd_level()/set_simd_level().
-COMPILED_MODULES = ("_core", "_traces", "_moments")
+COMPILED_MODULES = ("_build_info", "_fractional", "_bplambda", "_moments")
 
 _PATHS = ("baseline", "v3", "v4")
 
@@ -26,14 +26,14 @@ def _modules():
 
 def supported_simd_paths() -> list:
     """The SIMD paths this CPU can run, lowest first."""
-    from . import _core
-    return list(_core.supported_simd_levels())
+    from . import _build_info
+    return list(_build_info.supported_simd_levels())
 
 
 def simd_path() -> str:
     """The SIMD path the kernels use now."""
-    from . import _core
-    return _core.simd_level()
+    from . import _build_info
+    return _build_info.simd_level()
 
 
 def set_simd_path(name: str) -> None:

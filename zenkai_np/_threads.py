@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 import os
 
-from . import _core
+from . import _build_info
 
 __all__ = ["resolve_n_threads", "in_forked_child"]
 
@@ -48,7 +48,7 @@ def _cpu_count() -> int:
 def resolve_n_threads(n_threads) -> int:
     """Turn the user's ``n_threads`` into a positive thread count."""
     if n_threads is None:
-        return 1 if _FORKED_CHILD else max(1, int(_core.omp_max_threads()))
+        return 1 if _FORKED_CHILD else max(1, int(_build_info.omp_max_threads()))
     if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
         raise TypeError(f"n_threads: expected None or an int, got {type(n_threads).__name__}")
     n_threads = int(n_threads)

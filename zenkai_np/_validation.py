@@ -1,4 +1,4 @@
-"""Input validation shared by every kernel wrapper.
+"""The one validation layer of zenkai_np: every part checks its arguments here.
 
 Rules (see README, "Conventions"):
 
@@ -9,7 +9,12 @@ Rules (see README, "Conventions"):
 * ``out=`` must be an ndarray of exactly the expected shape and dtype,
   writeable and C-contiguous, otherwise ValueError (TypeError if it is not an
   ndarray at all). Kernels write into it and return it.
-* Errors name the argument and say what was expected.
+* Models (learning machines) compute in one dtype, the model's: data passed
+  to ``learn``/``fit``/``predict``/``evaluate`` is converted to it
+  (:func:`check_batch`, :func:`check_target`); integer class labels stay
+  integers.
+* Errors name the argument and say what was expected, in one style:
+  ``"<name>: expected <what>, got <what>"``.
 """
 from __future__ import annotations
 
@@ -19,6 +24,11 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "check_batch",
+    "check_choice",
+    "check_int",
+    "check_interval",
+    "check_target",
     "check_finite",
     "check_out",
     "output_arrays",
@@ -138,3 +148,107 @@ def check_random_state(rng) -> np.random.Generator:
         return np.random.default_rng(rng)
     raise TypeError("rng: expected None, an int seed or a numpy.random.Generator, "
                     f"got {type(rng).__name__}")
+
+
+def check_int(value, name: str, *, low=None, high=None) -> int:
+    """``value`` as an int in ``[low, high]`` (either bound optional); bool is refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name}: expected an int in {_interval(low, high, True, True)}, "
+                         f"got {value}")
+    return value
+
+
+def check_interval(value, name: str, low=None, high=None, *, closed=(True, True)) -> float:
+    """``value`` as a finite float inside the interval ``low..high``.
+
+    ``closed`` says whether each end belongs to the interval; a bound of None
+    is unbounded.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    value = float(value)
+    ok = np.isfinite(value)
+    if ok and low is not None:
+        ok = value >= low if closed[0] else value > low
+    if ok and high is not None:
+        ok = value <= high if closed[1] else value < high
+    if not ok:
+        raise ValueError(f"{name}: expected a number in "
+                         f"{_interval(low, high, *closed)}, got {value}")
+    return value
+
+
+def _interval(low, high, closed_low, closed_high) -> str:
+    left = ("[" if closed_low else "(") + ("-inf" if low is None else f"{low}")
+    right = ("inf" if high is None else f"{high}") + ("]" if closed_high else ")")
+    return f"{left}, {right}"
+
+
+def check_choice(value, name: str, choices):
+    """``value`` if it is one of ``choices``, else ValueError listing them."""
+    try:
+        ok = value in choices
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name}: expected one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_batch(x, name: str = "x", dtype=None, n_features=None) -> np.ndarray:
+    """A batch ``(n_samples, n_features)`` for a model that computes in ``dtype``.
+
+    Any real numeric array (or nested list) is accepted and converted to
+    ``dtype`` (float64 when None); NaN/inf are refused.
+    """
+    if x is None or isinstance(x, (str, bytes, dict)):
+        raise TypeError(f"{name}: expected an array of shape (n_samples, n_features), "
+                        f"got {type(x).__name__}")
+    x = as_float_array(x, name, dtype=dtype if dtype is not None else None)
+    if dtype is None and x.dtype not in _FLOATS:
+        x = x.astype(np.float64)
+    if x.ndim != 2:
+        hint = " (reshape a single sample with x.reshape(1, -1))" if x.ndim == 1 else ""
+        raise ValueError(f"{name}: expected a 2D array (n_samples, n_features), got a "
+                         f"{x.ndim}D array of shape {x.shape}{hint}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least 1 sample, got shape {x.shape}")
+    if n_features is not None and x.shape[1] != n_features:
+        raise ValueError(f"{name}: expected {n_features} features, got {x.shape[1]}")
+    check_finite(x, name)
+    return x
+
+
+def check_target(t, n_samples: int, name: str = "y", dtype=None) -> np.ndarray:
+    """Labels or targets for ``n_samples`` samples of a model computing in ``dtype``.
+
+    Integer (or bool) arrays are class labels and stay integers; an
+    ``(n_samples, 1)`` label column is flattened.  Float arrays are targets
+    and are converted to ``dtype``; NaN/inf are refused.
+    """
+    try:
+        t = np.asarray(t)
+    except Exception as exc:  # ragged nested lists
+        raise TypeError(f"{name}: could not be converted to an array ({exc})") from None
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected integer labels or float targets, got dtype "
+                        f"{t.dtype}")
+    if t.ndim == 0:
+        raise ValueError(f"{name}: expected one label or target row per sample, got a "
+                         "scalar")
+    if t.shape[0] != n_samples:
+        raise ValueError(f"{name}: expected {n_samples} samples (as in x), got "
+                         f"{t.shape[0]}")
+    if t.dtype.kind in "biu":
+        if t.ndim == 2 and t.shape[1] == 1:
+            t = t.reshape(-1)
+        return t
+    if dtype is not None and t.dtype != dtype:
+        t = t.astype(dtype)
+    elif t.dtype not in _FLOATS:
+        t = t.astype(np.float64)
+    check_finite(t, name)
+    return t

@@ -7,7 +7,7 @@
 // simd.hpp helpers. (An attribute, not `#pragma GCC target`: GCC 12 drops the
 // pragma's target from the first instantiation of a template.)
 //
-//   #define ZK_ISA_BODY "fracexp/abel_body.inc"
+//   #define ZK_ISA_BODY "fractional/abel_body.inc"
 //   #include "common/foreach_isa.hpp"
 //   ... ZK_ISA_CALL(abel_span<T, true>, args...);
 #include "simd.hpp"

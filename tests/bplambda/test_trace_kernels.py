@@ -6,6 +6,8 @@ from zenkai_np._simd import supported_simd_paths, use_simd_path
 from zenkai_np.bplambda import EligibilityTrace, trace_add_diag, trace_contract, trace_step
 from zenkai_np.bplambda._reference import trace_contract_naive, trace_step_naive
 
+pytestmark = pytest.mark.kernel  # compiled-kernel tests: CI runs them on every SIMD path
+
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 SHAPES = [(4, 3, 5), (30, 10, 31), (13, 2, 61)]
 
@@ -212,7 +214,7 @@ class TestBadInput:
 def test_every_contraction_placement_and_tile_width_matches_naive_loop(dtype, mode, cols):
     # the benchmark knobs: where the contraction runs (folded into the GEMM,
     # over E_in before it, over E_out after it) and tiles that split units
-    from zenkai_np import _traces
+    from zenkai_np import _bplambda
     S, B, P = 13, 3, 21
     rng = np.random.default_rng(mode * 10 + cols)
     ops = _operands(S, B, P, dtype, rng)
@@ -220,8 +222,8 @@ def test_every_contraction_placement_and_tile_width_matches_naive_loop(dtype, mo
                                      delta=ops["delta"], scale=1 / B, W=ops["W"].astype(
                                          np.float64), a=ops["a"].astype(np.float64))
     try:
-        _traces._set_contract_mode(mode)
-        _traces._set_tile_cols(cols)
+        _bplambda._set_contract_mode(mode)
+        _bplambda._set_tile_cols(cols)
         for threads in (1, 2):
             for spare in (False, True):
                 E_out = np.full((S + 1 if spare else S, B, S, P), np.nan, dtype)
@@ -235,8 +237,8 @@ def test_every_contraction_placement_and_tile_width_matches_naive_loop(dtype, mo
             _close(E, E_ref, dtype)
             _close(th, th_ref, dtype)
     finally:
-        _traces._set_contract_mode(-1)
-        _traces._set_tile_cols(0)
+        _bplambda._set_contract_mode(-1)
+        _bplambda._set_tile_cols(0)
 
 
 def _sequence_naive(W, A, decay, U, Delta, scale, clip):
@@ -259,7 +261,7 @@ def _sequence_naive(W, A, decay, U, Delta, scale, clip):
 @pytest.mark.parametrize("S,B,P,n", [(5, 3, 6, 4), (30, 10, 31, 9), (40, 6, 41, 3)])
 @pytest.mark.parametrize("rows", [False, True])
 def test_trace_sequence_matches_naive_loop(dtype, S, B, P, n, rows):
-    from zenkai_np import _traces
+    from zenkai_np import _bplambda
     rng = np.random.default_rng(S + n)
     W = (rng.standard_normal((S, S)) / np.sqrt(S)).astype(dtype)
     A = rng.uniform(0.2, 1.0, (n, B, S)).astype(dtype) if rows else None
@@ -277,7 +279,7 @@ def test_trace_sequence_matches_naive_loop(dtype, S, B, P, n, rows):
                     E1 = np.full((S + 1, B, S, P), np.nan, dtype)
                     acc = np.full((S, P), np.nan, dtype)
                     with use_simd_path(simd):
-                        bad = _traces.trace_sequence(E0, E1, W, empty if A is None else A,
+                        bad = _bplambda.trace_sequence(E0, E1, W, empty if A is None else A,
                                                      decay, U, Delta, 1 / B, clip, acc, threads)
                     assert bad == -1
                     _close(acc, ref, dtype)
@@ -288,7 +290,7 @@ def test_trace_sequence_matches_naive_loop(dtype, S, B, P, n, rows):
 
 
 def test_trace_sequence_reports_the_first_non_finite_step():
-    from zenkai_np import _traces
+    from zenkai_np import _bplambda
     S, B, P, n = 4, 2, 5, 6
     W = 10 * np.eye(S)
     U = np.full((n, B, P), np.inf)
@@ -297,16 +299,16 @@ def test_trace_sequence_reports_the_first_non_finite_step():
     acc = np.empty((S, P))
     bufs = [np.zeros((S + 1, B, S, P)) for _ in range(2)]
     with np.errstate(over="ignore", invalid="ignore"):
-        bad = _traces.trace_sequence(bufs[0], bufs[1], W, np.empty(0), 1.0, U, Delta, 0.5, 0.0,
+        bad = _bplambda.trace_sequence(bufs[0], bufs[1], W, np.empty(0), 1.0, U, Delta, 0.5, 0.0,
                                      acc, 1)
     assert bad == 2
     ref = _sequence_naive(W, None, 1.0, U[:2], Delta[:2], 0.5, 0.0)
     np.testing.assert_allclose(acc, ref, rtol=1e-12)
 
 
-def test_large_traces_update_in_place_and_match_naive_loop():
+def test_large_bplambda_update_in_place_and_match_naive_loop():
     # above IN_PLACE_BYTES (8 MiB) trace_sequence and EligibilityTrace update E in place
-    from zenkai_np import _traces
+    from zenkai_np import _bplambda
     from zenkai_np.bplambda.traces import IN_PLACE_BYTES
     S, B, P, n = 40, 20, 41, 3
     assert S * B * S * P * 8 > IN_PLACE_BYTES
@@ -323,7 +325,7 @@ def test_large_traces_update_in_place_and_match_naive_loop():
             E0 = np.full((S + 1, B, S, P), np.nan)
             acc = np.empty((S, P))
             with use_simd_path(simd):
-                assert _traces.trace_sequence(E0, E1, W, A, 0.9, U, Delta, 1 / B, 0.5, acc,
+                assert _bplambda.trace_sequence(E0, E1, W, A, 0.9, U, Delta, 1 / B, 0.5, acc,
                                               threads) == -1
             _close(acc, ref, np.float64)
             accs.append(acc)

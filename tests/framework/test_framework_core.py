@@ -4,7 +4,7 @@ import pytest
 
 import zenkai_np as zk
 from finite_differences import central_differences
-from zenkai_np.framework.machine import State
+from zenkai_np.framework.state import State
 
 
 def fd_vjp_x(f, x, gy, eps=1e-6):

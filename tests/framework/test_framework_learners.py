@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import zenkai_np as zk
-from zenkai_np.framework.machine import State
+from zenkai_np.framework.state import State
 
 
 def task(n=400, seed=0, dtype=np.float64):
@@ -344,7 +344,7 @@ def test_hill_climbing_is_monotone():
     x = rng.standard_normal((30, 3))
     t = rng.standard_normal((30, 2))
     per_sample = lambda z: 0.5 * ((lin.forward(z) - t) ** 2).sum(1)  # noqa: E731
-    xt = zk.hill_climb_x(lin.forward, x, t, n_candidates=16, std=0.3, n_iters=5, rng=0)
+    xt = zk.framework.learners.hill_climb_x(lin.forward, x, t, n_candidates=16, std=0.3, n_iters=5, rng=0)
     assert np.all(per_sample(xt) <= per_sample(x))
     assert per_sample(xt).sum() < per_sample(x).sum()
     hc = zk.HillClimbLearner(zk.Linear(3, 2, rng=1), n_candidates=8, std=0.1, rng=2)

@@ -7,6 +7,8 @@ from zenkai_np.moments import (hermite_contract, hermite_contract_scalar,
                                quadratic_form)
 from moments_tensors import contract_leading, hermite_tensor_mean
 
+pytestmark = pytest.mark.kernel  # compiled-kernel tests: CI runs them on every SIMD path
+
 ORDERS = [2, 3, 4, 5, 6, 7, 8]
 
 

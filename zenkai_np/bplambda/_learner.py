@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..framework.machine import LearningMachine, State
+from ..framework.machine import LearningMachine
+from ..framework.state import State
 from ._adam import GroupAdam
 from .model import check_sequences
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _traces
+from .. import _bplambda
 from .._threads import resolve_n_threads
 from ._learner import SequenceLearner, set_synthesiser_options
 from .model import uniform_initialiser
@@ -151,7 +151,7 @@ class BPLambdaLSTM(SequenceLearner):
             if t >= 1:
                 delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
                 u[:, :S] = s_prev
-                _traces.trace_step(E, empty, empty, empty, J_prev, self.gamma * self.lam, u,
+                _bplambda.trace_step(E, empty, empty, empty, J_prev, self.gamma * self.lam, u,
                                    np.ascontiguousarray(delta), 1.0 / B, dtheta,
                                    self.n_threads)
                 if not np.isfinite(dtheta).all():

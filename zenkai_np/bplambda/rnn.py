@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _traces
+from .. import _bplambda
 from .._threads import resolve_n_threads
 from ._learner import SequenceLearner, set_synthesiser_options
 from ._reference import trace_step_numpy
@@ -93,7 +93,7 @@ class BPLambdaRNN(SequenceLearner):
 
         ``update="sequence"``: parameters are fixed during the sequence, so
         everything but the trace recursion is done for all steps at once, and
-        the trace steps run in one compiled call (``_traces.trace_sequence``,
+        the trace steps run in one compiled call (``_bplambda.trace_sequence``,
         no GIL). ``update="step"`` (and ``_stepwise = True``, for tests) runs
         the step-by-step schedule of the module docstring.
         """
@@ -175,7 +175,7 @@ class BPLambdaRNN(SequenceLearner):
         clip = 0.0 if self.clip is None else float(self.clip)
         if self.backend == "compiled":
             Am = _EMPTY[dt] if A is None else np.ascontiguousarray(A)
-            bad = _traces.trace_sequence(bufs[0], bufs[1], W_hhT, Am, decay, U,
+            bad = _bplambda.trace_sequence(bufs[0], bufs[1], W_hhT, Am, decay, U,
                                          np.ascontiguousarray(Delta), 1.0 / B, clip, acc,
                                          self.n_threads)
         else:
@@ -241,7 +241,7 @@ class BPLambdaRNN(SequenceLearner):
                 delta = (v if linear else v * a) @ p["W_hh"].T - g_prev
                 u[:, :H] = h_prev
                 if self.backend == "compiled":
-                    _traces.trace_step(bufs[cur][:H], bufs[1 - cur], W_hhT,
+                    _bplambda.trace_step(bufs[cur][:H], bufs[1 - cur], W_hhT,
                                        empty if linear else a_prev, empty, decay,
                                        u, np.ascontiguousarray(delta), 1.0 / B, dtheta,
                                        self.n_threads)

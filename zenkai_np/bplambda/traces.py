@@ -31,7 +31,7 @@ import contextlib
 
 import numpy as np
 
-from .. import _traces
+from .. import _bplambda
 from .._threads import resolve_n_threads
 from .._validation import as_float_array, check_finite, check_out
 
@@ -182,7 +182,7 @@ def trace_step(E, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.
         if np.shares_memory(Eo, E):
             raise ValueError("E_out: overlaps E (omit E_out to update in place)")
     nt = resolve_n_threads(n_threads)
-    _traces.trace_step(E, Eo, Wm, am, Jm, decay, um, dm, scale, res, nt)
+    _bplambda.trace_step(E, Eo, Wm, am, Jm, decay, um, dm, scale, res, nt)
     return None if delta is None else res
 
 
@@ -193,7 +193,7 @@ def trace_contract(E, delta, *, scale=1.0, out=None, check_finite=True, n_thread
     dm = _operand(delta, "delta", (B, S), E.dtype, check_finite)
     scale = _decay(scale, "scale")
     res = np.empty((S, P), E.dtype) if out is None else check_out(out, "out", (S, P), E.dtype)
-    _traces.trace_contract(E, dm, scale, res, resolve_n_threads(n_threads))
+    _bplambda.trace_contract(E, dm, scale, res, resolve_n_threads(n_threads))
     return res
 
 
@@ -202,7 +202,7 @@ def trace_add_diag(E, u, *, check_finite=True):
     E = _check_trace(E)
     S, B, _, P = E.shape
     um = _operand(u, "u", (B, P), E.dtype, check_finite)
-    _traces.trace_add_diag(E, um)
+    _bplambda.trace_add_diag(E, um)
     return E
 
 
@@ -224,7 +224,7 @@ def limit_blas_threads(n: int = 1):
 #: traces larger than this are updated in place (measured: once E is far
 #: larger than L2, writing a second buffer costs its write-allocate reads);
 #: the compiled ``trace_sequence`` applies the same constant
-IN_PLACE_BYTES = _traces.IN_PLACE_BYTES
+IN_PLACE_BYTES = _bplambda.IN_PLACE_BYTES
 
 
 class EligibilityTrace:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
+from .. import _fractional
 from .._threads import resolve_n_threads
 from .._validation import as_float_array, check_out, output_arrays, result_dtype
 from ._broadcast import broadcast_pair
@@ -75,7 +75,7 @@ def fracexp(x, n, *, method="abel", out=None, n_threads=None, min_modulus=None):
         out = np.empty(shape, dtype=dtype)
     else:
         check_out(out, "out", shape, dtype)
-    _core.fracexp_abel(x_flat, n_pattern, out.reshape(-1), nt)
+    _fractional.fracexp_abel(x_flat, n_pattern, out.reshape(-1), nt)
     return out[()] if scalar else out
 
 
@@ -102,7 +102,7 @@ def fracexp_grad(x, n, *, method="abel", out=None, n_threads=None, min_modulus=N
     x_flat, n_pattern, shape, dtype, scalar = _prepare(x, n, method)
     nt = resolve_n_threads(n_threads)
     y, dydx, dydn = output_arrays(out, "out", shape, dtype, 3)
-    _core.fracexp_abel_grad(x_flat, n_pattern, y.reshape(-1), dydx.reshape(-1),
+    _fractional.fracexp_abel_grad(x_flat, n_pattern, y.reshape(-1), dydx.reshape(-1),
                             dydn.reshape(-1), nt)
     if scalar:
         return y[()], dydx[()], dydn[()]

@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from .. import _core
+from .. import _fractional
 from .._threads import resolve_n_threads
 from .._validation import as_float_array, check_out, is_weak_scalar, output_arrays
 from ._broadcast import broadcast_pair
@@ -102,7 +102,7 @@ def fracexp_schroeder(z, n, *, min_modulus=None, out=None, n_threads=None):
         out = np.empty(shape, dtype=cdtype)
     else:
         check_out(out, "out", shape, cdtype)
-    _core.fracexp_schroeder(z_flat, n_pat, out.reshape(-1), mm, nt)
+    _fractional.fracexp_schroeder(z_flat, n_pat, out.reshape(-1), mm, nt)
     return out[()] if scalar else out
 
 
@@ -119,7 +119,7 @@ def fracexp_schroeder_grad(z, n, *, min_modulus=None, out=None, n_threads=None):
     z_flat, n_pat, shape, cdtype, mm, scalar = _prepare(z, n, min_modulus)
     nt = resolve_n_threads(n_threads)
     y, dz, dn = output_arrays(out, "out", shape, cdtype, 3)
-    _core.fracexp_schroeder_grad(z_flat, n_pat, y.reshape(-1), dz.reshape(-1),
+    _fractional.fracexp_schroeder_grad(z_flat, n_pat, y.reshape(-1), dz.reshape(-1),
                                  dn.reshape(-1), mm, nt)
     if scalar:
         return y[()], dz[()], dn[()]

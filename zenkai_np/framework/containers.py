@@ -5,15 +5,17 @@ On learning it turns the loss into the output target and walks the machines in
 reverse, each machine running its learning methods in its own learning mode and
 handing its input target to the machine before it.  Between two machines with
 the gradient channel (``accepts_grad``) the gradient is passed directly (see
-``machine.py``).  A shared :class:`~zenkai_np.framework.machine.Context` gives
+docs/framework.md).  A shared :class:`~zenkai_np.framework.state.Context` gives
 every machine the global output error.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .machine import (Context, LearningMachine, LMode, State, check_input, check_target,
-                      run_machine)
+from .._validation import check_batch, check_target
+from .machine import LearningMachine
+from .run import run_machine
+from .state import Context, LMode, State
 
 __all__ = ["Sequential", "Graph"]
 
@@ -84,7 +86,7 @@ class _Container(LearningMachine):
         With ``loss``, ``t`` holds what the loss compares with (labels, values);
         otherwise ``t`` is the output target itself.
         """
-        x = check_input(x, "x", self.dtype)
+        x = check_batch(x, "x", self.dtype)
         t = check_target(t, x.shape[0], "t", self.dtype)
         return self._learn(x, t, loss, state)
 

@@ -391,7 +391,7 @@ class Chain(Layer):
             for l in self.layers:
                 x = l.forward(x)
             return x
-        from .machine import State
+        from .state import State
         subs = state.get("_chain")
         if subs is None:
             subs = state._chain = [State() for _ in self.layers]

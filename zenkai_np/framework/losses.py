@@ -59,7 +59,7 @@ class MSELoss(Loss):
     def value_and_grad(self, y, t):
         _check_y(y)
         if not isinstance(t, np.ndarray) or t.shape != y.shape:
-            raise ValueError(f"t must have the shape of y {y.shape}, got "
+            raise ValueError(f"targets: expected the network output's shape {y.shape}, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
         d = y - t
         if d.dtype != y.dtype:
@@ -94,30 +94,33 @@ class CrossEntropyLoss(Loss):
         logs = np.log(s)
         if t.ndim == 1:
             if t.shape[0] != n:
-                raise ValueError(f"t has {t.shape[0]} labels but y has {n} samples")
+                raise ValueError(f"labels: expected {n} labels (one per sample), got "
+                                 f"{t.shape[0]}")
             if t.dtype.kind not in "iub":
-                raise TypeError(f"t: integer labels expected for 1-D targets, got dtype "
-                                f"{t.dtype}")
+                raise TypeError(f"labels: expected integer class labels for a 1-D target "
+                                f"(e.g. labels.astype(int)) or class probabilities of "
+                                f"shape {y.shape}, got dtype {t.dtype}")
             if t.dtype.kind == "i" and np.minimum.reduce(t) < 0:
-                raise ValueError(f"t: labels must lie in [0, {k}), got {t.min()}")
+                raise ValueError(f"labels: expected values in [0, {k}), got {t.min()}")
             rows = self._rows.get(n)
             if rows is None:
                 rows = self._rows[n] = np.arange(n)
             try:
                 total = float(np.add.reduce(logs) - np.add.reduce(z[rows, t]))
             except IndexError:
-                raise ValueError(f"t: labels must lie in [0, {k}), got {t.max()}") from None
+                raise ValueError(f"labels: expected values in [0, {k}), got {t.max()}") from None
             e /= s[:, None]
             e[rows, t] -= 1
         elif t.ndim == 2:
             if t.shape != y.shape:
-                raise ValueError(f"t must have the shape of y {y.shape}, got {t.shape}")
+                raise ValueError(f"targets: expected class probabilities of the network "
+                                 f"output's shape {y.shape}, got {t.shape}")
             total = float((t.sum(axis=1) * logs).sum() - np.vdot(t, z))
             e /= s[:, None]
             e -= t
         else:
-            raise ValueError(f"t: expected labels (N,) or probabilities (N, K), got "
-                             f"shape {t.shape}")
+            raise ValueError(f"labels: expected labels ({n},) or class probabilities "
+                             f"{y.shape}, got shape {t.shape}")
         if self.reduction == "mean":
             total /= n
             e *= 1.0 / n

@@ -5,7 +5,9 @@ import time
 
 import numpy as np
 
-from .machine import LearningMachine, State, check_input, check_target
+from .._validation import check_batch, check_target
+from .machine import LearningMachine
+from .state import State
 
 __all__ = ["fit", "History", "StopTraining", "accuracy", "evaluate"]
 
@@ -88,8 +90,8 @@ def _resolve_metrics(metrics):
 
 def evaluate(model, x, y, loss=None, metrics=("accuracy",), batch_size=1024):
     """``{"loss": ..., name: ...}`` of ``model`` on ``(x, y)`` (no learning)."""
-    x = check_input(x, "x", model.dtype)
-    y = check_target(y, x.shape[0], "y")
+    x = check_batch(x, "x", model.dtype)
+    y = check_target(y, x.shape[0], "y", model.dtype)
     outs = [model.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
     out = np.concatenate(outs) if len(outs) > 1 else outs[0]
     res = {}
@@ -149,7 +151,7 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable")
-    x = check_input(x, "x", model.dtype)
+    x = check_batch(x, "x", model.dtype)
     y = check_target(y, x.shape[0], "y", model.dtype)
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise ValueError("y contains NaN or inf")
@@ -158,7 +160,7 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
     if validation_data is not None:
         if len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (x_val, y_val)")
-        xv = check_input(validation_data[0], "validation_data[0]", model.dtype)
+        xv = check_batch(validation_data[0], "validation_data[0]", model.dtype)
         yv = check_target(validation_data[1], xv.shape[0], "validation_data[1]",
                           model.dtype)
     mets = _resolve_metrics(metrics)

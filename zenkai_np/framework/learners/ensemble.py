@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Mean
-from ..machine import LearningMachine, LMode, State, run_machine
+from ..machine import LearningMachine
+from ..run import run_machine
+from ..state import LMode, State
 from .grad import GradLearner
 
 __all__ = ["EnsembleLearner"]

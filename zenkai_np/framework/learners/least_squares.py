@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Linear
-from ..machine import LearningMachine, LMode
+from ..machine import LearningMachine
+from ..state import LMode
 
 __all__ = ["LeastSquaresLearner", "ridge_solve"]
 

@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Layer
-from ..machine import LearningMachine, LMode
+from ..machine import LearningMachine
+from ..state import LMode
 from ..optim import SGD
 from .grad import bind_optimizer
 

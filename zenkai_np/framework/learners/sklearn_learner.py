@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..machine import LearningMachine, LMode
+from ..machine import LearningMachine
+from ..state import LMode
 from .population import hill_climb_x
 
 __all__ = ["SklearnLearner"]

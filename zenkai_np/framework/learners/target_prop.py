@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers import Layer
-from ..machine import LearningMachine, LMode, State
+from ..machine import LearningMachine
+from ..state import LMode, State
 from .grad import bind_optimizer
 
 __all__ = ["TPLearner", "DTPLearner"]

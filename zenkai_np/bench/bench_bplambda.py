@@ -65,8 +65,8 @@ def paired_times(fns, *, repeat=9, min_time=0.05):
 
 
 def _simd():
-    from .. import _traces
-    return _traces.simd_level()
+    from .. import _bplambda
+    return _bplambda.simd_level()
 
 
 def _scipy_gemm(dt):
@@ -81,7 +81,7 @@ def _scipy_gemm(dt):
 
 
 def _trace_case(B, S, D, dtype, threads, quick):
-    from .. import _traces
+    from .. import _bplambda
     from ..bplambda._reference import trace_step_numpy
     from ..bplambda.traces import IN_PLACE_BYTES
     rng = np.random.default_rng(0)
@@ -111,9 +111,9 @@ def _trace_case(B, S, D, dtype, threads, quick):
     def ours():
         k = state["k"]
         if in_place:
-            _traces.trace_step(E[0][:S], empty, W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
+            _bplambda.trace_step(E[0][:S], empty, W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
             return
-        _traces.trace_step(E[k][:S], E[1 - k], W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
+        _bplambda.trace_step(E[k][:S], E[1 - k], W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
         state["k"] = 1 - k
 
     def numpy_ref():

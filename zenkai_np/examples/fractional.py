@@ -1,6 +1,6 @@
 """Fractional-exponential networks against tanh and ReLU MLPs (spec fracexp.md §4).
 
-    python -m zenkai_np.examples.fracexp [--quick] [--json PATH] [--seeds N] [--plot PATH]
+    python -m zenkai_np.examples.fractional [--quick] [--json PATH] [--seeds N] [--plot PATH]
 
 Tasks (targets standardised with the training mean and std; MSE is reported on
 that scale, so 1.0 is "predict the mean"):

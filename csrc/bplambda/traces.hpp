@@ -36,7 +36,7 @@
 namespace zk {
 namespace traces {
 
-#define ZK_ISA_BODY "../traces/traces_body.inc"
+#define ZK_ISA_BODY "../bplambda/traces_body.inc"
 #include "../common/foreach_isa.hpp"
 
 // Column tiles of the fused step. A tile is a column range of one sample b
@@ -86,7 +86,7 @@ inline int auto_tile_cols(int S, std::ptrdiff_t per_b, std::size_t elem, bool in
 
 // Traces above this many bytes are best updated in place (see trace_sequence);
 // zenkai_np.bplambda.traces.EligibilityTrace follows the same rule.
-constexpr double kInPlaceBytes = 8.0 * 1024 * 1024;  // exported as _traces.IN_PLACE_BYTES
+constexpr double kInPlaceBytes = 8.0 * 1024 * 1024;  // exported as _bplambda.IN_PLACE_BYTES
 inline bool prefer_in_place(double trace_bytes) { return trace_bytes > kInPlaceBytes; }
 
 // Below this many flops per call the kernels run on one thread: a thread team

@@ -1,5 +1,5 @@
-// zenkai_np._core: build/runtime configuration and the fractional-iterate
-// kernels. Arguments arrive validated from Python (zenkai_np/_validation.py):
+// zenkai_np._fractional: the fractional-iterate kernels (Abel and Schröder
+// forms, csrc/fractional). Arguments arrive validated from Python (zenkai_np/_validation.py):
 // C-contiguous, the right dtype, matching sizes. Bindings use .noconvert() so
 // that a mismatched array is an error rather than a silent copy.
 #include <pybind11/complex.h>
@@ -10,12 +10,11 @@
 #include <cstddef>
 #include <stdexcept>
 #include <type_traits>
-#include <string>
 
 #include "../common/dispatch.hpp"
 #include "../common/parallel.hpp"
-#include "../fracexp/abel.hpp"
-#include "../fracexp/schroeder.hpp"
+#include "../fractional/abel.hpp"
+#include "../fractional/schroeder.hpp"
 #include "module_common.hpp"
 
 namespace py = pybind11;
@@ -114,20 +113,10 @@ void bind_schroeder(py::module_& m) {
       "(y, dy/dz, dy/dn) of exp^(n)(z) (Schröder form), written into the outputs.");
 }
 
-std::string compiler_string() {
-#if defined(__clang__)
-  return std::string("clang ") + __clang_version__;
-#elif defined(__GNUC__)
-  return std::string("gcc ") + __VERSION__;
-#else
-  return "unknown";
-#endif
-}
-
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
-  m.doc() = "zenkai_np compiled kernels: configuration and fractional iterates of exp";
+PYBIND11_MODULE(_fractional, m) {
+  m.doc() = "zenkai_np compiled kernels: fractional iterates of exp";
 
   bind_abel<float>(m);
   bind_abel<double>(m);
@@ -137,24 +126,4 @@ PYBIND11_MODULE(_core, m) {
   bind_schroeder<double, std::complex<double>>(m);
 
   zk::bind_module_common(m);
-  m.def("best_simd_level",
-        [] { return std::string(zk::simd_level_name(zk::best_simd_level())); });
-  m.def("supported_simd_levels", [] {
-    py::list out;
-    for (auto l : {zk::SimdLevel::baseline, zk::SimdLevel::v3, zk::SimdLevel::v4})
-      if (zk::cpu_supports(l)) out.append(zk::simd_level_name(l));
-    return out;
-  });
-  m.attr("compiler") = compiler_string();
-#ifdef _OPENMP
-  m.attr("openmp") = _OPENMP;
-#else
-  m.attr("openmp") = py::none();
-#endif
-  m.attr("have_libmvec") = bool(ZK_HAVE_LIBMVEC);
-#ifdef ZK_BUILD_FLAGS
-  m.attr("build_flags") = ZK_BUILD_FLAGS;
-#else
-  m.attr("build_flags") = "";
-#endif
 }

@@ -4,7 +4,7 @@ import json
 import numpy as np
 
 from zenkai_np.bench.bench_fracexp_schroeder import SchroederNumpy
-from zenkai_np.examples import fracexp as ex
+from zenkai_np.examples import fractional as ex
 from zenkai_np.fractional import fracexp_schroeder_grad
 
 

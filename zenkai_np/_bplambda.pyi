@@ -1,4 +1,4 @@
-"""Type stub for the compiled module zenkai_np._traces (BP(lambda) eligibility traces).
+"""Type stub for the compiled module zenkai_np._bplambda (BP(lambda) eligibility traces).
 
 Arrays are C-contiguous and of one dtype (float32 or float64); the Python API in
 zenkai_np.bplambda.traces validates them. E has the i-major layout (S, B, S, P)

@@ -1,16 +1,9 @@
-"""Type stub for the compiled module zenkai_np._core (build info, Abel kernel)."""
+"""Type stub for the compiled module zenkai_np._fractional (csrc/bindings/_fractional.cpp)."""
 import numpy as np
 import numpy.typing as npt
 
-compiler: str
-build_flags: str
-openmp: int | None
-have_libmvec: bool
-
 def simd_level() -> str: ...
 def set_simd_level(name: str) -> None: ...
-def best_simd_level() -> str: ...
-def supported_simd_levels() -> list[str]: ...
 def omp_max_threads() -> int: ...
 
 # Flat, C-contiguous, same dtype (float32 or float64); n is a pattern that

@@ -44,7 +44,7 @@
 namespace zk {
 namespace fracexp {
 
-#define ZK_ISA_BODY "../fracexp/schroeder_body.inc"
+#define ZK_ISA_BODY "../fractional/schroeder_body.inc"
 #include "../common/foreach_isa.hpp"
 
 constexpr std::ptrdiff_t kSchroederChunk = 2048;

@@ -1,4 +1,4 @@
-// zenkai_np._traces: eligibility-trace kernels of BP(lambda) (csrc/traces).
+// zenkai_np._bplambda: eligibility-trace kernels of BP(lambda) (csrc/bplambda).
 // Arguments arrive validated from Python (zenkai_np/bplambda/traces.py):
 // C-contiguous, one dtype, consistent shapes. Bindings use .noconvert() so a
 // mismatched array is an error rather than a silent copy; optional arrays are
@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <stdexcept>
 
-#include "../traces/traces.hpp"
+#include "../bplambda/traces.hpp"
 #include "blas_loader.hpp"
 #include "module_common.hpp"
 
@@ -156,7 +156,7 @@ void bind(py::module_& m) {
 
 }  // namespace
 
-PYBIND11_MODULE(_traces, m) {
+PYBIND11_MODULE(_bplambda, m) {
   m.doc() = "zenkai_np compiled kernels: BP(lambda) eligibility traces";
   zk::bind_module_common(m);
   zk::blas::load_scipy_blas();

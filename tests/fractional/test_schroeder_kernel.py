@@ -13,6 +13,8 @@ import zenkai_np
 from zenkai_np.fractional import (SCHROEDER_FIXED_POINT, fracexp_schroeder,
                                   fracexp_schroeder_grad)
 
+pytestmark = pytest.mark.kernel  # compiled-kernel tests: CI runs them on every SIMD path
+
 C = SCHROEDER_FIXED_POINT
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -29,7 +29,7 @@
 namespace zk {
 namespace fracexp {
 
-#define ZK_ISA_BODY "../fracexp/abel_body.inc"
+#define ZK_ISA_BODY "../fractional/abel_body.inc"
 #include "../common/foreach_isa.hpp"
 
 // Elements are processed in chunks of a fixed size (so results do not depend

@@ -1,3 +1,4 @@
+"""Fixtures shared by every part's tests."""
 import pytest
 
 import zenkai_np
