@@ -38,7 +38,7 @@ from .framework import (
     ESLearner, FALearner, GALearner, Graph, GradLearner, HillClimbLearner, History, Identity,
     Layer, LeakyReLU, LearningMachine, LeastSquaresLearner, Linear, LMode, Loss, Mean,
     MSELoss, Optimizer, ReLU, Sequential, Sigmoid, Sign, SklearnLearner, Softmax, State,
-    Step, StopTraining, Tanh, TPLearner, evaluate, fit, load, save)
+    Step, StopTraining, Tanh, TPLearner, default_dtype, evaluate, fit, load, save)
 
 from ._simd import _apply_environment
 
@@ -52,7 +52,7 @@ __all__ = [
     "show_config", "set_simd_path", "simd_path", "supported_simd_paths", "use_simd_path",
     # framework: machines, containers, training
     "LearningMachine", "State", "LMode", "Sequential", "Graph", "fit", "evaluate", "History",
-    "StopTraining", "save", "load",
+    "StopTraining", "save", "load", "default_dtype",
     # framework: layers
     "Layer", "Linear", "Identity", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "Softmax", "Sign",
     "Step", "ArgmaxSTE", "Chain", "Mean",

@@ -14,12 +14,13 @@ multiprocessing start methods if children need several threads.
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 
 from . import _build_info
 
-__all__ = ["resolve_n_threads", "in_forked_child"]
+__all__ = ["resolve_n_threads", "in_forked_child", "limit_blas_threads"]
 
 _FORKED_CHILD = False
 
@@ -57,3 +58,27 @@ def resolve_n_threads(n_threads) -> int:
     if n_threads < 0:
         return max(1, _cpu_count() + 1 + n_threads)
     return n_threads
+
+
+_BLAS_CONTROLLER = None
+
+
+@contextlib.contextmanager
+def limit_blas_threads(n: int = 1):
+    """Context manager: every loaded BLAS (NumPy's and SciPy's) runs on ``n`` threads.
+
+    Used around loops that interleave our OpenMP kernels with BLAS calls, or
+    BLAS calls from inside our own parallel regions (they would oversubscribe
+    the cores). Without threadpoolctl installed it limits nothing.
+    """
+    global _BLAS_CONTROLLER
+    n = resolve_n_threads(n)
+    try:
+        if _BLAS_CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+            _BLAS_CONTROLLER = ThreadpoolController()
+    except ImportError:
+        yield
+        return
+    with _BLAS_CONTROLLER.limit(limits=n, user_api="blas"):
+        yield

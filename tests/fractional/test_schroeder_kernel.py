@@ -332,6 +332,6 @@ def test_coefficient_header_is_generated():
 
 
 def test_generated_coefficients_match_spec():
-    header = (ROOT / "csrc" / "fracexp" / "schroeder_coeffs.hpp").read_text()
+    header = (ROOT / "csrc" / "fractional" / "schroeder_coeffs.hpp").read_text()
     assert "0.15131489715565174, 0.29674883673224131" in header  # phi_2
     assert "-0.15131489715565174, -0.29674883673224131" in header  # eta_2 = -phi_2

@@ -16,18 +16,18 @@ import numpy as np
 
 from .. import _fractional
 from .._threads import resolve_n_threads
-from .._validation import as_float_array, check_out, output_arrays, result_dtype
+from .._validation import (as_float_array, check_choice, check_out, output_arrays,
+                           result_dtype)
 from ._broadcast import broadcast_pair
 from .schroeder import fracexp_schroeder, fracexp_schroeder_grad
 
 __all__ = ["fracexp", "fracexp_grad"]
 
-_METHODS = ("abel", "schroeder")
+METHODS = ("abel", "schroeder")
 
 
 def _prepare(x, n, method):
-    if method not in _METHODS:
-        raise ValueError(f"method: expected one of {_METHODS}, got {method!r}")
+    check_choice(method, "method", METHODS)
     dtype = result_dtype(x, n)
     xa = as_float_array(x, "x", dtype=dtype)
     na = as_float_array(n, "n", dtype=dtype)

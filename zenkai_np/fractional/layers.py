@@ -33,13 +33,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..framework.layers import Layer, _float_dtype
-from .abel import fracexp, fracexp_grad
+from ..framework.defaults import resolve_dtype
+from .._validation import check_choice, check_int, check_random_state
+from ..framework.init import glorot_uniform
+from ..framework.layers import Layer, sigmoid
+from .abel import METHODS, fracexp, fracexp_grad
 from .schroeder import fracexp_schroeder, fracexp_schroeder_grad
 
 __all__ = ["FracExp", "FracExpLinear", "FRACEXP_VARIANTS"]
 
-_METHODS = ("abel", "schroeder")
 _DOMAINS = ("clamp", "nan")
 
 #: stage lists of the elementwise variants; ("fe", name) is exp^(params[name])
@@ -52,27 +54,6 @@ FRACEXP_VARIANTS = {
     "abel_tanh": (("fe", "n"), ("tanh",)),
     "abel_sigm_abel": (("fe", "n_in"), ("sigm",), ("shift", 0.05), ("fe", "n_out")),
 }
-
-
-def _check_int(name, v):
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
-        raise TypeError(f"{name} must be an int, got {type(v).__name__}")
-    if v <= 0:
-        raise ValueError(f"{name} must be positive, got {v}")
-    return int(v)
-
-
-def _check_choice(name, v, choices):
-    if v not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {v!r}")
-    return v
-
-
-def _sigmoid(x):
-    y = np.tanh(x * 0.5)
-    y += 1
-    y *= 0.5
-    return y
 
 
 def fracexp_real_grad(x, n, method, domain, domain_eps):
@@ -106,8 +87,8 @@ def _fracexp_value(x, n, method, domain, domain_eps):
 
 class _FracBase(Layer):
     def _setup(self, method, domain, domain_eps, n_lr, names):
-        self.method = _check_choice("method", method, _METHODS)
-        self.domain = _check_choice("domain", domain, _DOMAINS)
+        self.method = check_choice(method, "method", METHODS)
+        self.domain = check_choice(domain, "domain", _DOMAINS)
         domain_eps = float(domain_eps)
         if not 0 < domain_eps < 1:
             raise ValueError(f"domain_eps must be in (0, 1), got {domain_eps}")
@@ -168,14 +149,14 @@ class FracExp(_FracBase):
     """
 
     def __init__(self, units, *, variant="abel", method="abel", n_init=0.0, n_std=0.0,
-                 n_lr=None, domain="clamp", domain_eps=1e-6, dtype=np.float64, rng=None):
+                 n_lr=None, domain="clamp", domain_eps=1e-6, dtype=None, rng=None):
         super().__init__()
-        self.n_in = self.n_out = _check_int("units", units)
-        self.variant = _check_choice("variant", variant, tuple(FRACEXP_VARIANTS))
+        self.n_in = self.n_out = check_int(units, "units", low=1)
+        self.variant = check_choice(variant, "variant", tuple(FRACEXP_VARIANTS))
         self.stages = FRACEXP_VARIANTS[variant]
         names = [s[1] for s in self.stages if s[0] == "fe"]
-        dt = _float_dtype(dtype)
-        rng = np.random.default_rng(rng)
+        dt = resolve_dtype(dtype)
+        rng = check_random_state(rng)
         for name in names:
             self.params[name] = self._init_n(n_init, n_std, self.n_in, dt, rng, "n_init")
         self._setup(method, domain, domain_eps, n_lr, names)
@@ -202,7 +183,7 @@ class FracExp(_FracBase):
                 derivs.append(((v > 0).astype(v.dtype) if need_grad else None, None))
                 v = np.maximum(v, 0)
             elif kind == "sigm":
-                v = _sigmoid(v)
+                v = sigmoid(v)
                 derivs.append((v * (1 - v) if need_grad else None, None))
             elif kind == "tanh":
                 v = np.tanh(v)
@@ -272,17 +253,15 @@ class FracExpLinear(_FracBase):
 
     def __init__(self, n_in, n_out, *, method="abel", n_in_init=0.0, n_out_init=0.0,
                  n_std=0.0, n_lr=None, input_squash=None, init_scale=1.0, domain="clamp",
-                 domain_eps=1e-6, dtype=np.float64, rng=None):
+                 domain_eps=1e-6, dtype=None, rng=None):
         super().__init__()
-        self.n_in = _check_int("n_in", n_in)
-        self.n_out = _check_int("n_out", n_out)
-        self.input_squash = _check_choice("input_squash", input_squash,
+        self.n_in = check_int(n_in, "n_in", low=1)
+        self.n_out = check_int(n_out, "n_out", low=1)
+        self.input_squash = check_choice(input_squash, "input_squash",
                                           (None, "sigmoid", "softplus"))
-        dt = _float_dtype(dtype)
-        rng = np.random.default_rng(rng)
-        lim = np.sqrt(6.0 / (self.n_in + self.n_out)) * float(init_scale)
-        self.params["W"] = np.ascontiguousarray(
-            rng.uniform(-lim, lim, (self.n_in, self.n_out)), dtype=dt)
+        dt = resolve_dtype(dtype)
+        rng = check_random_state(rng)
+        self.params["W"] = glorot_uniform(rng, (self.n_in, self.n_out), dt, init_scale)
         self.params["b"] = np.zeros(self.n_out, dt)
         self.params["n_in"] = self._init_n(n_in_init, n_std, self.n_in, dt, rng, "n_in_init")
         self.params["n_out"] = self._init_n(n_out_init, n_std, self.n_out, dt, rng,
@@ -315,10 +294,10 @@ class FracExpLinear(_FracBase):
         if self.input_squash is None:
             return x, None
         if self.input_squash == "sigmoid":
-            s = _sigmoid(x)
+            s = sigmoid(x)
             return s, (s * (1 - s) if need_grad else None)
         s = np.logaddexp(0, x).astype(x.dtype, copy=False)  # softplus
-        return s, (_sigmoid(x) if need_grad else None)
+        return s, (sigmoid(x) if need_grad else None)
 
     def _run(self, x, need_grad):
         p = self.params

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_random_state
+from .defaults import resolve_dtype
+from .init import glorot_uniform
+
 __all__ = [
     "Layer",
     "Linear",
@@ -25,13 +29,6 @@ __all__ = [
     "Chain",
     "Mean",
 ]
-
-
-def _float_dtype(dtype, name="dtype"):
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"{name} must be float32 or float64, got {dt}")
-    return dt
 
 
 class Layer:
@@ -110,7 +107,7 @@ class Linear(Layer):
 
     supports_out = True
 
-    def __init__(self, n_in, n_out, *, bias=True, dtype=np.float64, init="glorot",
+    def __init__(self, n_in, n_out, *, bias=True, dtype=None, init="glorot",
                  rng=None, scale=1.0):
         super().__init__()
         for name, v in (("n_in", n_in), ("n_out", n_out)):
@@ -118,15 +115,14 @@ class Linear(Layer):
                 raise TypeError(f"{name} must be an int, got {type(v).__name__}")
             if v <= 0:
                 raise ValueError(f"{name} must be positive, got {v}")
-        dt = _float_dtype(dtype)
+        dt = resolve_dtype(dtype)
         self.n_in, self.n_out = int(n_in), int(n_out)
-        rng = np.random.default_rng(rng)
+        rng = check_random_state(rng)
         shape = (self.n_in, self.n_out)
         if callable(init):
             W = np.asarray(init(rng, shape, dt), dtype=dt)
         elif init == "glorot":
-            lim = np.sqrt(6.0 / (n_in + n_out))
-            W = rng.uniform(-lim, lim, shape)
+            W = glorot_uniform(rng, shape)
         elif init == "he":
             W = rng.standard_normal(shape) * np.sqrt(2.0 / n_in)
         elif init == "lecun":
@@ -235,15 +231,20 @@ class Tanh(_Elementwise):
         return d
 
 
+def sigmoid(x):
+    """``1 / (1 + exp(-x))`` elementwise, overflow-free, in ``x``'s dtype."""
+    # 0.5 * (1 + tanh(x/2)) is exact, stable for large |x| and keeps the dtype
+    y = np.tanh(x * 0.5)
+    y += 1
+    y *= 0.5
+    return y
+
+
 class Sigmoid(_Elementwise):
     """``y = 1 / (1 + exp(-x))`` (overflow-free); ``dy/dx = y (1 - y)``."""
 
     def forward(self, x, state=None):
-        # 0.5 * (1 + tanh(x/2)) is exact, stable for large |x| and keeps the dtype
-        y = np.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
-        return y
+        return sigmoid(x)
 
     def vjp_x(self, x, y, gy, state=None):
         d = 1 - y

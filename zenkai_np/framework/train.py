@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 
-from .._validation import check_batch, check_target
+from .._threads import limit_blas_threads
+from .._validation import check_batch, check_int, check_target
 from .machine import LearningMachine
 from .state import State
 
@@ -124,20 +125,11 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
     library's OpenMP kernels with NumPy matmuls, to avoid oversubscription.
     """
     if blas_threads is not None:
-        if not isinstance(blas_threads, (int, np.integer)) or isinstance(blas_threads, bool):
-            raise TypeError(f"blas_threads must be an int, got {type(blas_threads).__name__}")
-        if blas_threads < 1:
-            raise ValueError(f"blas_threads must be >= 1, got {blas_threads}")
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            threadpool_limits = None
-        if threadpool_limits is not None:
-            with threadpool_limits(int(blas_threads), user_api="blas"):
-                return fit(model, x, y, loss=loss, epochs=epochs, batch_size=batch_size,
-                           rng=rng, shuffle=shuffle, callback=callback, verbose=verbose,
-                           validation_data=validation_data, metrics=metrics,
-                           drop_last=drop_last)
+        with limit_blas_threads(check_int(blas_threads, "blas_threads", low=1)):
+            return fit(model, x, y, loss=loss, epochs=epochs, batch_size=batch_size,
+                       rng=rng, shuffle=shuffle, callback=callback, verbose=verbose,
+                       validation_data=validation_data, metrics=metrics,
+                       drop_last=drop_last)
     if not isinstance(model, LearningMachine):
         raise TypeError(f"model must be a LearningMachine, got {type(model).__name__}")
     if loss is None or not hasattr(loss, "value_and_grad"):

@@ -43,7 +43,7 @@ class MomentReLULearner(LearningMachine):
         Initial (random) weights before ``init_from_moments``.
     """
 
-    def __init__(self, n_in, n_neurons, *, rule=None, dtype=np.float64, rng=None):
+    def __init__(self, n_in, n_neurons, *, rule=None, dtype=None, rng=None):
         for name, v in (("n_in", n_in), ("n_neurons", n_neurons)):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral):
                 raise TypeError(f"{name}: expected an int, got {type(v).__name__}")
