@@ -1,4 +1,4 @@
-"""Independent mpmath reference for the Schröder form of exp^(n) (spec §3.3.2).
+"""Independent mpmath reference for the Schröder form of exp^(n) (docs/fractional.md, "Accuracy").
 
 Koenigs limits at 60 digits with r0 = 1e-32 and the branch Im L in
 [-0.5, 2 pi - 0.5); no series coefficients are involved:

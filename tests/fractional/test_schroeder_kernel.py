@@ -18,7 +18,7 @@ pytestmark = pytest.mark.kernel  # compiled-kernel tests: CI runs them on every 
 C = SCHROEDER_FIXED_POINT
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
-# spec §3.4, 60-digit reference with lbp = -0.5
+# 60-digit reference values (docs/fractional.md, "Accuracy") with lbp = -0.5
 SPEC_VALUES = [
     (-2, 0.5, -0.189519867258160 - 0.020985017575039j),
     (-2, -0.5, -1.657168431113068 + 3.251870699012888j),

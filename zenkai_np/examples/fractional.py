@@ -1,4 +1,4 @@
-"""Fractional-exponential networks against tanh and ReLU MLPs (spec fracexp.md §4).
+"""Fractional-exponential networks against tanh and ReLU MLPs (the experiments of docs/fractional.md).
 
     python -m zenkai_np.examples.fractional [--quick] [--json PATH] [--seeds N] [--plot PATH]
 

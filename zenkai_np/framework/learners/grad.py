@@ -153,7 +153,3 @@ class GradLearner(LearningMachine):
         if self._n_acc:
             self.optimizer.step(self.grads)
             self._n_acc = 0
-
-    def zero_grad(self):
-        """Drop accumulated gradients without stepping."""
-        self._n_acc = 0
