@@ -17,41 +17,31 @@ def run_machine(m, x, t, state, need_x=True, g=None, deferred=None):
     to ``deferred`` as ``(machine, x, t, state)`` (or skipped when it is None,
     leaving the caller to step).
     """
-    mode = m.lmode
     if m.accepts_grad:
         if g is None:
             g = state.y - t
         m.accumulate_grad(x, g, state)
-        gx = None
-        if mode == LMode.DEFAULT:
-            if need_x:
-                gx = m.grad_x(x, g, state)
-            m.step(x, t, state)
-        elif mode == LMode.STEP_PRIORITY:
-            m.step(x, t, state)
-            if need_x:
-                gx = m.grad_x(x, g, state)
-        else:
-            if need_x:
-                gx = m.grad_x(x, g, state)
-            if deferred is not None:
-                deferred.append((m, x, t, state))
-        return None, gx
-    if t is None:
-        t = state.y - g
-    m.accumulate(x, t, state)
-    xt = None
-    if mode == LMode.DEFAULT:
-        if need_x:
-            xt = m.step_x(x, t, state)
-        m.step(x, t, state)
-    elif mode == LMode.STEP_PRIORITY:
+
+        def input_signal():
+            return m.grad_x(x, g, state)
+    else:
+        if t is None:
+            t = state.y - g
+        m.accumulate(x, t, state)
+
+        def input_signal():
+            return m.step_x(x, t, state)
+    mode = m.lmode
+    signal = None
+    if mode == LMode.STEP_PRIORITY:
         m.step(x, t, state)
         if need_x:
-            xt = m.step_x(x, t, state)
+            signal = input_signal()
     else:
         if need_x:
-            xt = m.step_x(x, t, state)
-        if deferred is not None:
+            signal = input_signal()
+        if mode == LMode.DEFAULT:
+            m.step(x, t, state)
+        elif deferred is not None:
             deferred.append((m, x, t, state))
-    return xt, None
+    return (None, signal) if m.accepts_grad else (signal, None)
