@@ -1,7 +1,7 @@
 """Generate csrc/fractional/schroeder_coeffs.hpp: the series of the Schröder kernel.
 
-Derivation: docs/fractional.md, "The Schröder kernel". With c the upper fixed point of exp (c = exp c,
-Im c > 0, c = conj(-W0(-1))):
+Derivation: docs/fractional.md, "The Schröder kernel". With c the upper fixed
+point of exp (c = exp c, Im c > 0, c = conj(-W0(-1))):
 
 * eta(u) = sum_{m>=1} eta_m u^m, the local inverse Schröder series, eta_1 = 1,
   eta(c u) = c (exp(eta(u)) - 1); with E = exp(eta):
@@ -29,7 +29,8 @@ N_PHI_F32 = 14
 N_ETA_F32 = 13
 KMAX = 64    # iteration cap of both chains
 
-OUT = pathlib.Path(__file__).resolve().parent.parent / "csrc" / "fractional" / "schroeder_coeffs.hpp"
+OUT = (pathlib.Path(__file__).resolve().parent.parent / "csrc" / "fractional"
+       / "schroeder_coeffs.hpp")
 
 
 def fixed_point():
@@ -101,7 +102,8 @@ def generate() -> str:
     # checks of the functional equations on longer series
     eta_long = eta_coeffs(c, 90)
     phi_long = phi_coeffs(eta_long, 90)
-    ev = lambda coef, x: sum(coef[m] * x ** m for m in range(1, len(coef)))
+    def ev(coef, x):
+        return sum(coef[m] * x ** m for m in range(1, len(coef)))
     for u in (mp.mpc(0.3, 0.2), mp.mpc(-0.2, 0.1)):
         assert abs(ev(eta_long, c * u) - c * (mp.exp(ev(eta_long, u)) - 1)) < 1e-40
         assert abs(ev(phi_long, ev(eta_long, u)) - u) < 1e-20

@@ -6,9 +6,10 @@ import zenkai_np as zk
 from abel_reference import fracexp as mp_fracexp
 from abel_reference import near_knot
 
-pytestmark = pytest.mark.kernel  # compiled-kernel tests: CI runs them on every SIMD path
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*encountered:RuntimeWarning")  # inf/NaN in references
+pytestmark = [
+    pytest.mark.kernel,  # compiled-kernel tests: CI runs them on every SIMD path
+    pytest.mark.filterwarnings("ignore:.*encountered:RuntimeWarning"),  # inf/NaN in references
+]
 
 EPS = {np.float64: np.finfo(np.float64).eps, np.float32: np.finfo(np.float32).eps}
 

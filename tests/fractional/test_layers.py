@@ -23,7 +23,8 @@ def loss_and_grads(layer, x, w):
 
 def fd_check(layer, x, w, h=1e-6, tol=1e-5):
     _, gx, gp = loss_and_grads(layer, x, w)
-    f = lambda: float((w * layer.forward(x)).sum())
+    def f():
+        return float((w * layer.forward(x)).sum())
 
     for name, p, analytic in [("x", x, gx)] + [(k, v, gp[k]) for k, v in layer.params.items()]:
         fd = central_differences(f, p, h)

@@ -147,7 +147,7 @@ def test_tp_reconstruction_loss_falls():
     m = tp_pair(6, 8, 2, lr=0.0, inv_lr=0.002, noise_std=0.05)
     x = np.tanh(rng.standard_normal((200, 6)))
     losses = []
-    for epoch in range(100):
+    for _epoch in range(100):
         st = State()
         y = m.forward(x, st)
         m.accumulate(x, y, st)
@@ -344,7 +344,8 @@ def test_hill_climbing_is_monotone():
     x = rng.standard_normal((30, 3))
     t = rng.standard_normal((30, 2))
     per_sample = lambda z: 0.5 * ((lin.forward(z) - t) ** 2).sum(1)  # noqa: E731
-    xt = zk.framework.learners.hill_climb_x(lin.forward, x, t, n_candidates=16, std=0.3, n_iters=5, rng=0)
+    xt = zk.framework.learners.hill_climb_x(lin.forward, x, t, n_candidates=16, std=0.3,
+                                            n_iters=5, rng=0)
     assert np.all(per_sample(xt) <= per_sample(x))
     assert per_sample(xt).sum() < per_sample(x).sum()
     hc = zk.HillClimbLearner(zk.Linear(3, 2, rng=1), n_candidates=8, std=0.1, rng=2)

@@ -36,9 +36,6 @@ def hermite_tensor_mean(X, r, order):
 
     def moment(u):
         if u not in cache:
-            T = r.copy().reshape(N, *([1] * 0))
-            T = r
-            sub_in = "z"
             ops = [r]
             subs = ["z"]
             for c in range(u):

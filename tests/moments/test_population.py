@@ -24,7 +24,7 @@ def test_population_identity_error_halves_when_n_quadruples():
         errs = []
         for N in (125_000, 500_000):
             errs_rep = []
-            for rep in range(4):  # independent data sets at each N
+            for _rep in range(4):  # independent data sets at each N
                 X, y = teacher.sample(N, rng)
                 M = hermite_contract(X, y, G, order)
                 errs_rep.append([np.linalg.norm(M[q] - _population(teacher, G[:, q], order))

@@ -31,7 +31,7 @@ def _threads(text: str) -> list:
     try:
         values = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--threads: expected e.g. 1,2; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--threads: expected e.g. 1,2; got {text!r}") from None
     if not values or any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"--threads: expected positive ints; got {text!r}")
     return values

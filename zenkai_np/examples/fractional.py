@@ -1,4 +1,4 @@
-"""Fractional-exponential networks against tanh and ReLU MLPs (the experiments of docs/fractional.md).
+"""Fractional-exponential networks against tanh and ReLU MLPs (experiments of docs/fractional.md).
 
     python -m zenkai_np.examples.fractional [--quick] [--json PATH] [--seeds N] [--plot PATH]
 
@@ -20,9 +20,9 @@ Models, all trained by backprop (``GradLearner`` + Adam, mini-batches of 64):
   with one n per input and one per hidden unit, all n starting at 0 (additive),
   Abel form; diabetes squashes the inputs with softplus first (its features are
   signed). Training recipe of the n: their own Adam step rate (0.03 whatever the
-  weights' rate on the synthetic tasks, the weights' rate on diabetes: ``N_LR``), frozen for the first sixth of the epochs while the weights fit
-  the additive network, then released after flipping every hidden unit whose
-  read-out weight is negative (exact at n = 0; see :func:`canonical_signs`)
+  weights' rate on the synthetic tasks, the weights' rate on diabetes: ``N_LR``),
+  frozen for the first sixth of the epochs while the weights fit the additive network,
+  then released after flipping every hidden unit whose read-out weight is negative (exact at n = 0; see :func:`canonical_signs`)
 * ``fracexp_schroeder``  the same with the complex Schröder form (real read-out),
   on the synthetic tasks (the spec's ablation)
 * ``tanh``, ``relu``  Linear(d, H') -> act -> Linear(H', 1), H' chosen so that the
@@ -172,9 +172,9 @@ def run(*, quick=False, seeds=5, tasks=TASKS, epochs=None, verbose=True, schroed
     rate chosen for the Abel fracexp model. The test MSE is that of the chosen run.
 
     The fracexp models' n vectors have their own step rate ``n_lr`` (None: the
-    weights' rate; "task": :data:`N_LR`), are frozen for the first ``n_warmup`` epochs (None: epochs // 6)
-    while the weights fit the additive (n = 0) network, and are then released after
-    :func:`canonical_signs` (``sign_canon``).
+    weights' rate; "task": :data:`N_LR`), are frozen for the first ``n_warmup`` epochs
+    (None: epochs // 6) while the weights fit the additive (n = 0) network, and are then
+    released after :func:`canonical_signs` (``sign_canon``).
     """
     if epochs is None:
         epochs = 120 if quick else 600
@@ -310,7 +310,8 @@ def product_unit_summary(result, tol=PRODUCT_UNIT_TOL):
 def product_unit_table(summary):
     """Markdown table, one row per seed: n_in, the n_out closest to 1, test MSEs."""
     tanh = summary.get("tanh_mse_per_seed")
-    lines = ["| seed | ñ (n_in) | n̂ closest to 1 | product unit | fracexp test MSE | tanh test MSE |",
+    lines = ["| seed | ñ (n_in) | n̂ closest to 1 | product unit | fracexp test MSE "
+             "| tanh test MSE |",
              "|---|---|---|---|---|---|"]
     for i in range(summary["seeds"]):
         ni = ", ".join(f"{v:.3f}" for v in summary["n_in_per_seed"][i])

@@ -1,5 +1,6 @@
 """Layers whose operation moves between addition and multiplication: fractional
-iterates of exp with a learned iteration count n (Köpp, van der Smagt, Urban 2016; docs/fractional.md).
+iterates of exp with a learned iteration count n (Köpp, van der Smagt, Urban 2016;
+docs/fractional.md).
 
 * :class:`FracExp` -- elementwise ``y = exp^(n)(a)`` with one learnable n per
   unit (the authors' transfer function), optionally with squashing before or

@@ -1,4 +1,6 @@
-"""Complex fractional iterates of exp by Schröder's equation (docs/fractional.md, "The Schröder kernel").
+"""Complex fractional iterates of exp by Schröder's equation.
+
+Derivation and accuracy: docs/fractional.md, "The Schröder kernel".
 
 exp^(n)(z) = chi^-1(c^n chi(z)), with c = exp(c) the upper fixed point of exp
 (c = 0.3181315 + 1.3372357i), chi the Schröder function chi(exp z) = c chi(z)

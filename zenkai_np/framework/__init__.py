@@ -3,7 +3,8 @@
 The protocol and how to write a new layer or learner in a few lines:
 docs/framework.md.
 """
-from . import containers, defaults, io, layers, learners, losses, machine, optim, run, state, train
+from . import (containers, defaults, io, layers, learners, losses, machine, optim,  # noqa: F401
+               run, state, train)
 from .containers import *  # noqa: F401,F403
 from .defaults import *  # noqa: F401,F403
 from .io import *  # noqa: F401,F403
