@@ -22,9 +22,10 @@ Models, all trained by backprop (``GradLearner`` + Adam, mini-batches of 64):
   signed). Training recipe of the n: their own Adam step rate (0.03 whatever the
   weights' rate on the synthetic tasks, the weights' rate on diabetes: ``N_LR``),
   frozen for the first sixth of the epochs while the weights fit the additive network,
-  then released after flipping every hidden unit whose read-out weight is negative (exact at n = 0; see :func:`canonical_signs`)
+  then released after flipping every hidden unit whose read-out weight is negative
+  (exact at n = 0; see :func:`canonical_signs`)
 * ``fracexp_schroeder``  the same with the complex Schröder form (real read-out),
-  on the synthetic tasks (the spec's ablation)
+  on the synthetic tasks (an ablation)
 * ``tanh``, ``relu``  Linear(d, H') -> act -> Linear(H', 1), H' chosen so that the
   parameter count is as close as possible to the fracexp model's
 
