@@ -25,10 +25,36 @@ def test_show_config_reports_build_and_runtime(capsys):
     assert "simd_path" in capsys.readouterr().out
 
 
-def test_subnormals_survive_import():
-    # -ffast-math at link time would turn on flush-to-zero for the whole process.
-    tiny = np.float64(5e-324)
-    assert tiny * 1.0 == tiny
+def _subnormal(dtype, k):
+    """The subnormal k * 2**-1074 (float64) or k * 2**-149 (float32), built from its bits."""
+    ints = np.uint64 if dtype == np.float64 else np.uint32
+    return np.array([k], ints).view(dtype)
+
+
+def test_subnormals_survive_import_and_kernels():
+    # -ffast-math at link time (crtfastmath.o) turns on flush-to-zero and
+    # denormals-are-zero for the whole process when a compiled module is loaded.
+    # Under DAZ a subnormal compares equal to 0, so compare bit patterns: halving the
+    # subnormal 16 * 2**-1074 gives exactly 8 * 2**-1074 (FTZ/DAZ give 0).
+    import importlib
+    import importlib.machinery
+
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    compiled = sorted({f.split(".")[0] for f in os.listdir(zk.__path__[0])
+                       if f.endswith(suffixes)})
+    assert compiled, "no compiled module found next to zenkai_np/__init__.py"
+    for name in compiled:
+        importlib.import_module(f"zenkai_np.{name}")
+    from zenkai_np.bplambda import trace_contract
+
+    for dtype, bits in ((np.float64, np.uint64), (np.float32, np.uint32)):
+        tiny, half = _subnormal(dtype, 16), _subnormal(dtype, 8)
+        assert (tiny * dtype(0.5)).view(bits)[0] == half.view(bits)[0], "NumPy flushes"
+        # the same inside two compiled kernels (exp^(0) is the identity on [0, 1))
+        assert zk.fracexp(half, dtype(0)).view(bits)[0] == half.view(bits)[0], "fracexp"
+        E = np.full((1, 1, 1, 1), tiny[0], dtype)
+        got = trace_contract(E, np.full((1, 1), 0.5, dtype))
+        assert got.view(bits)[0, 0] == half.view(bits)[0], "trace_contract"
 
 
 def test_set_simd_path_rejects_unknown_and_restores():

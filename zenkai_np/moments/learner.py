@@ -98,3 +98,7 @@ class MomentReLULearner(LearningMachine):
 
     def _state_items(self):
         return self.learner._state_items()
+
+    def load_state_dict(self, d, prefix=""):
+        # the inner rule owns the optimizer: it must see the load (Adam's step count)
+        self.learner.load_state_dict(d, prefix)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UndefinedBehaviorSanitizer run of the compiled kernels.
+#
+# Copies the source tree (without build products) to a scratch directory, builds
+# the compiled modules there with -fsanitize=address,undefined -fno-omit-frame-pointer
+# -O1 (the in-place build of the checkout is not touched), and runs the kernel tests
+# (files named test_*kernel*.py and files marked @pytest.mark.kernel) against that
+# build with libasan preloaded into the (uninstrumented) Python interpreter.
+# Exits non-zero on any sanitizer report or test failure.
+#
+#   scripts/sanitize.sh [pytest args...]        e.g. scripts/sanitize.sh -x -q
+#
+# Environment: ZK_SANITIZE_DIR (scratch directory, default /tmp/zenkai_sanitize),
+# ZK_BUILD_LOCK (a lock file to serialise the build with, default none).
+# CPython leaks by design, so leak detection is off (detect_leaks=0).
+set -euo pipefail
+
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="${ZK_SANITIZE_DIR:-/tmp/zenkai_sanitize}"
+tree="$work/tree"
+log="$work/sanitizer.log"
+start=$(date +%s)
+
+rm -rf "$tree"
+mkdir -p "$tree"
+# the tracked and untracked source files, without build products
+(cd "$src" && tar --exclude=.git --exclude=build --exclude='*.so' --exclude='__pycache__' \
+     --exclude='.pytest_cache' --exclude='.hypothesis' -cf - .) | tar -xf - -C "$tree"
+
+san_flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g"
+build() {
+    # Append the sanitizer flags after the project's own (-O1 after -O3 wins) by
+    # wrapping Pybind11Extension, so setup.py itself stays as it is.
+    (cd "$tree" && ZK_SAN_FLAGS="$san_flags" python - build_ext --inplace <<'PY'
+import os, runpy, sys
+import pybind11.setup_helpers as helpers
+
+flags = os.environ["ZK_SAN_FLAGS"].split()
+_init = helpers.Pybind11Extension.__init__
+
+def init(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    self.extra_compile_args = list(self.extra_compile_args) + flags
+    self.extra_link_args = list(self.extra_link_args) + flags
+
+helpers.Pybind11Extension.__init__ = init
+sys.argv = ["setup.py"] + sys.argv[1:]
+runpy.run_path("setup.py", run_name="__main__")
+PY
+    ) > "$work/build.log" 2>&1
+}
+echo "sanitize: building in $tree (log $work/build.log)"
+if [ -n "${ZK_BUILD_LOCK:-}" ]; then
+    export -f build; export tree work san_flags
+    flock "$ZK_BUILD_LOCK" bash -c build
+else
+    build
+fi
+built=$(date +%s)
+echo "sanitize: build took $((built - start)) s"
+
+libasan="$(gcc -print-file-name=libasan.so)"
+if [ ! -e "$libasan" ]; then
+    echo "sanitize: libasan not found ($libasan)" >&2
+    exit 2
+fi
+
+cd "$tree"
+mapfile -t files < <( (find tests -name 'test_*kernel*.py'; grep -rl --include='test_*.py' \
+                       'pytest.mark.kernel' tests) | sort -u)
+echo "sanitize: ${#files[@]} test files: ${files[*]}"
+set +e
+env LD_PRELOAD="$libasan" \
+    ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:strict_init_order=1" \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    PYTHONPATH="$tree" PYTHONDONTWRITEBYTECODE=1 \
+    python -m pytest -p no:cacheprovider -q "${files[@]}" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+end=$(date +%s)
+reports=$(grep -cE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer' "$log" || true)
+echo "sanitize: tests took $((end - built)) s, total $((end - start)) s; pytest exit $status; $reports sanitizer report line(s) (log $log)"
+if [ "$reports" -ne 0 ] || [ "$status" -ne 0 ]; then
+    exit 1
+fi
