@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .framework import containers, layers, learners, losses, optim
 from .framework.train import fit as _fit_machine
 
-__all__ = ["MLPClassifier", "MLPRegressor", "RULES"]
+__all__ = ["RULES", "MLPClassifier", "MLPRegressor"]
 
 RULES = ("bp", "fa", "dfa", "tp", "dtp")
 _ACTIVATIONS = {"relu": layers.ReLU, "tanh": layers.Tanh, "sigmoid": layers.Sigmoid,
@@ -103,7 +103,7 @@ class _BaseMLP(BaseEstimator):
     def _build(self, n_in, n_out):
         sizes, dt = self._check_params()
         rng = _seed_from(self.random_state)
-        seed = lambda: int(rng.integers(2 ** 31))  # noqa: E731
+        seed = lambda: int(rng.integers(2 ** 31))
         opt = _OPTIMIZERS[self.optimizer](lr=float(self.learning_rate))
         act = _ACTIVATIONS[self.activation]
         widths = [n_in] + sizes + [n_out]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...distributed import as_runner, single_threaded_call
 
-__all__ = ["PopulationEvaluator", "member_noise", "population_noise", "losses_of"]
+__all__ = ["PopulationEvaluator", "losses_of", "member_noise", "population_noise"]
 
 
 def losses_of(ypop, t):

@@ -37,8 +37,13 @@ from ..optim import SGD
 from ._executor import PopulationEvaluator, losses_of, population_noise
 from .grad import bind_optimizer
 
-__all__ = ["hill_climb_x", "population_losses", "HillClimbLearner", "ESLearner",
-           "GALearner"]
+__all__ = [
+    "ESLearner",
+    "GALearner",
+    "HillClimbLearner",
+    "hill_climb_x",
+    "population_losses",
+]
 
 
 population_losses = losses_of
