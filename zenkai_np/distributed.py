@@ -75,18 +75,21 @@ class Runner:
             return max(1, len(self.executor.scheduler_info(n_workers=-1)["workers"]))
         return max(1, int(getattr(self.executor, "_max_workers", 1) or 1))
 
-    def scatter(self, array):
-        """A handle to ``array`` on the workers (the array itself for an Executor)."""
+    def scatter(self, array, slot="x"):
+        """A handle to ``array`` on the workers (the array itself for an Executor).
+
+        One array is kept per ``slot`` (e.g. "x", "t"); scattering new bytes to
+        a slot releases the old ones.
+        """
         if not self.is_dask:
             return array
         key = _digest(array)
-        fut = self._scattered.get(key)
-        if fut is None or fut.status != "finished":
+        held = self._scattered.get(slot)
+        if held is None or held[0] != key or held[1].status != "finished":
             self._check_open()
-            fut = self.executor.scatter(np.ascontiguousarray(array), broadcast=True,
-                                        hash=True)
-            self._scattered = {key: fut}  # keep the latest array only
-        return fut
+            fut = self.executor.scatter(np.ascontiguousarray(array), broadcast=True, hash=False)
+            self._scattered[slot] = (key, fut)
+        return self._scattered[slot][1]
 
     def map(self, fn, arg_tuples, *, what="task"):
         """``[fn(*args) for args in arg_tuples]`` on the workers, in order; all or nothing."""
@@ -114,12 +117,11 @@ class Runner:
         ex = self.executor
         threads = isinstance(ex, cf.ThreadPoolExecutor)
         # In threads the limit is process-wide: set it once here, not per task.
-        call = (lambda *a: fn(*a)) if threads else None
         try:
             if threads:
                 from threadpoolctl import threadpool_limits
                 with threadpool_limits(limits=1):
-                    futures = [ex.submit(call, *args) for args in arg_tuples]
+                    futures = [ex.submit(fn, *args) for args in arg_tuples]
                     return [f.result() for f in futures]
             futures = [ex.submit(single_threaded_call, fn, *args) for args in arg_tuples]
             return [f.result() for f in futures]

@@ -76,6 +76,7 @@ class PopulationEvaluator:
     def _chunks(self, n):
         if self.runner is None:
             return [range(n)]
+        self.runner._check_open()
         return _split(n, self.n_tasks or self.runner.n_workers)
 
     def perturbed(self, layer, x, t, key, n, scale, antithetic):
@@ -84,7 +85,7 @@ class PopulationEvaluator:
         if self.runner is None:
             return single_threaded_call(_perturbed_losses, layer, x, t, key, chunks[0],
                                         scale, antithetic)
-        xs, ts = self.runner.scatter(x), self.runner.scatter(t)
+        xs, ts = self.runner.scatter(x, "x"), self.runner.scatter(t, "t")
         parts = self.runner.map(_perturbed_losses,
                                 [(layer, xs, ts, key, c, scale, antithetic) for c in chunks],
                                 what="population evaluation")
@@ -96,7 +97,7 @@ class PopulationEvaluator:
         chunks = self._chunks(P)
         if self.runner is None:
             return single_threaded_call(_given_losses, layer, x, t, pop)
-        xs, ts = self.runner.scatter(x), self.runner.scatter(t)
+        xs, ts = self.runner.scatter(x, "x"), self.runner.scatter(t, "t")
         args = [(layer, xs, ts, {k: v[c.start:c.stop] for k, v in pop.items()})
                 for c in chunks]
         return np.concatenate(self.runner.map(_given_losses, args,
