@@ -124,3 +124,35 @@ def test_dask_ml_incremental():
             ref.partial_fit(X[a:a + 100], y[a:a + 100], classes=np.arange(10))
     np.testing.assert_array_equal(inc.estimator_.predict_proba(X), ref.predict_proba(X))
     assert acc > 0.8
+
+
+def test_relu_moment_regressor_without_scikit_learn():
+    """With scikit-learn unimportable the estimator keeps its API and error messages."""
+    import subprocess
+    import sys
+    code = """
+import sys
+sys.modules["sklearn"] = None
+import numpy as np
+from zenkai_np.moments import ReLUMomentRegressor, make_teacher
+from zenkai_np.moments import _sklearn_base
+assert not _sklearn_base.HAVE_SKLEARN
+X, y = make_teacher("generic", 5, 2, rng=0).sample(4000, rng=1)
+est = ReLUMomentRegressor(2, rng=0, n_random_starts=3)
+try:
+    est.predict(X)
+except ValueError as e:
+    assert "not fitted" in str(e)
+est.fit(X, y)
+assert est.score(X, y) > 0.999999 and est.get_params()["n_neurons"] == 2
+assert est.set_params(n_neurons=1) is est and "n_neurons=1" in repr(est)
+try:
+    est.predict(X[:, :3])
+except ValueError as e:
+    assert "X has 3 features, but ReLUMomentRegressor is expecting 5" in str(e)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
