@@ -96,21 +96,26 @@ def run_mlp(family, d, k, N, seed, *, adam_epochs=100):
     return out
 
 
-def run_sweep(seeds, Ns, d=50, k=4):
-    """Sample-size sweep: exact recoveries and relMSE against N (generic and t2cancel)."""
-    rows = []
-    for family in ("generic", "t2cancel"):
-        for N in Ns:
-            for seed in seeds:
-                rng = np.random.default_rng(seed)
-                teacher = make_teacher(family, d, k, rng)
-                X, y = teacher.sample(N, rng)
-                Xt, yt = teacher.sample(50_000, rng)
-                est = ReLUMomentRegressor(k, rng=seed).fit(X, y)
-                rows.append({"family": family, "d": d, "k": k, "N": N, "seed": seed,
-                             "rc_relmse": relative_mse(est.predict(Xt), yt)})
-                print(f"  sweep {family} N={N} seed={seed}: relMSE {rows[-1]['rc_relmse']:.2e}",
-                      flush=True)
+def _sweep_point(family, N, d, k, seed):
+    rng = np.random.default_rng(seed)
+    teacher = make_teacher(family, d, k, rng)
+    X, y = teacher.sample(N, rng)
+    Xt, yt = teacher.sample(50_000, rng)
+    est = ReLUMomentRegressor(k, rng=seed).fit(X, y)
+    return {"rc_relmse": relative_mse(est.predict(Xt), yt)}
+
+
+def run_sweep(seeds, Ns, d=50, k=4, executor=None):
+    """Sample-size sweep: exact recoveries and relMSE against N (generic and t2cancel).
+
+    ``executor``: None, or a dask Client / Executor running the grid (zenkai_np.sweep).
+    """
+    from ..sweep import sweep
+    rows = sweep(_sweep_point, {"family": ["generic", "t2cancel"], "N": list(Ns), "d": [d],
+                                "k": [k]}, seeds=seeds, executor=executor)
+    for r in rows:
+        print(f"  sweep {r['family']} N={r['N']} seed={r['seed']}: relMSE "
+              f"{r['rc_relmse']:.2e}", flush=True)
     return rows
 
 
@@ -216,6 +221,8 @@ def main(argv=None):
     p.add_argument("--plot", metavar="PATH", default=None,
                    help="PNG of recovery error vs N (needs matplotlib)")
     p.add_argument("--no-mlp", action="store_true", help="skip scikit-learn's MLPRegressor")
+    p.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="run the N sweep on the dask scheduler at ADDRESS ('local': a LocalCluster)")
     p.add_argument("--resume", action="store_true",
                    help="keep the results already in --json PATH and run only the missing ones")
     args = p.parse_args(argv)
@@ -249,8 +256,14 @@ def main(argv=None):
             dump()
     sweep_seeds = range(1 if args.quick else min(n_seeds, 2))
     if not out["sweep"]:
+        client = None
+        if args.dask:
+            from distributed import Client
+            client = Client() if args.dask == "local" else Client(args.dask)
         out["sweep"] = run_sweep(sweep_seeds, [2_000, 10_000] if args.quick else SWEEP_NS,
-                                 d=10 if args.quick else 50, k=4)
+                                 d=10 if args.quick else 50, k=4, executor=client)
+        if client is not None:
+            client.close()
         dump()
     if not args.no_mlp and not args.quick and not out["mlp"]:
         try:

@@ -23,6 +23,7 @@ from .. import _moments
 from .._threads import resolve_n_threads
 from .._validation import as_float_array, check_finite
 from ._blas_threads import single_threaded_blas
+from ._kernel import assemble_apply, assemble_matrix, run_kernel
 
 __all__ = ["hermite_contract", "hermite_contract_vector", "hermite_contract_scalar",
            "hermite_moment2", "quadratic_form"]
@@ -71,61 +72,6 @@ def _checked(out, X):
     return out
 
 
-def _run_kernel(X, r, G, n, *, B=None, want_b0=False, gram=False, n_threads=None):
-    """Raw sums of one pass (see csrc/moments/contract.hpp)."""
-    nt = resolve_n_threads(n_threads)
-    N, d = X.shape
-    R = G.shape[1]
-    sums = np.zeros(3 * R)
-    b1 = np.zeros(R * d)
-    b0 = np.zeros(R * d) if want_b0 else None
-    A = np.zeros(R * d * d) if gram else None
-    P = c = None
-    if B is not None:
-        m = B.shape[1]
-        P = np.zeros(d * R * m)
-        c = np.zeros(R * m)
-    with single_threaded_blas():
-        _moments.contract(X, r, G, n, B, want_b0, gram, sums, b1, b0, A, P, c, nt)
-    out = {"s0": sums[:R], "s1": sums[R:2 * R], "s2": sums[2 * R:], "b1": b1.reshape(R, d)}
-    if want_b0:
-        out["b0"] = b0.reshape(R, d)
-    if gram:
-        A = A.reshape(R, d, d)
-        upper = np.triu(A)
-        out["A"] = upper + np.swapaxes(np.triu(A, 1), 1, 2)
-    if B is not None:
-        out["P"] = np.ascontiguousarray(P.reshape(d, R, m).transpose(1, 0, 2))
-        out["c"] = c.reshape(R, m)
-    return out
-
-
-@np.errstate(invalid="ignore", over="ignore")  # non-finite X is reported by _checked
-def assemble_matrix(raw, G, n, N):
-    """M̂ (R, d, d) from the raw sums of a gram pass (identity and g-corrections)."""
-    d, R = G.shape
-    Gt = G.T  # (R, d)
-    M = raw["A"].copy()
-    M[:, np.arange(d), np.arange(d)] -= raw["s0"][:, None]
-    gb = Gt[:, :, None] * raw["b1"][:, None, :]
-    M -= n * (gb + np.swapaxes(gb, 1, 2))
-    if n >= 2:
-        M += (n * (n - 1)) * raw["s2"][:, None, None] * (Gt[:, :, None] * Gt[:, None, :])
-    return M / N
-
-
-@np.errstate(invalid="ignore", over="ignore")
-def assemble_apply(raw, G, B, n, N):
-    """M̂B (R, d, m) from the raw sums of an apply pass."""
-    Gt = G.T  # (R, d)
-    gB = Gt @ B  # (R, m)
-    out = raw["P"] - raw["s0"][:, None, None] * B[None]
-    out -= n * (Gt[:, :, None] * raw["c"][:, None, :] + raw["b1"][:, :, None] * gB[:, None, :])
-    if n >= 2:
-        out += (n * (n - 1)) * raw["s2"][:, None, None] * (Gt[:, :, None] * gB[:, None, :])
-    return out / N
-
-
 def hermite_contract(X, r, G, order, *, apply_to=None, n_threads=None):
     """Empirical contraction M̂_ℓ(g) = (1/N) Σ_j r_j He_ℓ(x_j)[g^{⊗(ℓ−2)}, ·, ·].
 
@@ -158,13 +104,13 @@ def hermite_contract(X, r, G, order, *, apply_to=None, n_threads=None):
     N, d = X.shape
     n = order - 2
     if apply_to is None:
-        raw = _run_kernel(X, r, G, n, gram=True, n_threads=n_threads)
+        raw = run_kernel(X, r, G, n, gram=True, n_threads=n_threads)
         out = assemble_matrix(raw, G, n, N)
     else:
         B = as_float_array(apply_to, "apply_to", dtype=np.float64, finite=True)
         if B.ndim != 2 or B.shape[0] != d or B.shape[1] == 0:
             raise ValueError(f"apply_to: expected shape ({d}, m) with m >= 1, got {B.shape}")
-        raw = _run_kernel(X, r, G, n, B=B, n_threads=n_threads)
+        raw = run_kernel(X, r, G, n, B=B, n_threads=n_threads)
         out = assemble_apply(raw, G, B, n, N)
     _checked(out, X)
     return out[0] if squeeze else out
@@ -175,7 +121,7 @@ def hermite_contract_vector(X, r, G, order, *, n_threads=None):
     order = _check_order(order, 1)
     X, r, G, squeeze = _prepare(X, r, G)
     N = X.shape[0]
-    raw = _run_kernel(X, r, G, order - 1, want_b0=True, n_threads=n_threads)
+    raw = run_kernel(X, r, G, order - 1, want_b0=True, n_threads=n_threads)
     out = _checked((raw["b0"] - (order - 1) * raw["s1"][:, None] * G.T) / N, X)
     return out[0] if squeeze else out
 
@@ -184,7 +130,7 @@ def hermite_contract_scalar(X, r, G, order, *, n_threads=None):
     """(1/N) Σ_j r_j He_ℓ(x_j)[g^{⊗ℓ}] = mean(r H_ℓ(<g, x>; ‖g‖²)): (R,) (or a float)."""
     order = _check_order(order, 0)
     X, r, G, squeeze = _prepare(X, r, G)
-    raw = _run_kernel(X, r, G, order, n_threads=n_threads)
+    raw = run_kernel(X, r, G, order, n_threads=n_threads)
     out = _checked(raw["s0"] / X.shape[0], X)
     return float(out[0]) if squeeze else out
 

@@ -2,7 +2,9 @@
 
 Each row block of X (with the matching block of r) goes through the compiled
 kernel, which returns raw sums (Σw⁰, Σw¹, Σw², Xᵀw¹, Xᵀdiag(w⁰)X or
-Xᵀ(w⁰ ⊙ XB), w¹ᵀXB); the sums are added in block order and the identity and
+Xᵀ(w⁰ ⊙ XB), w¹ᵀXB); the sums are added pairwise in a fixed tree over the
+block index (:func:`blocked_reduce`: the same result for any scheduler and
+worker count, one set of sums on the client) and the identity and
 g-corrections applied once with the total N. Moments thus come from data
 larger than memory or from a Dask cluster; the result is a NumPy array
 (R·d² numbers at most). Requires the ``dask`` extra.
@@ -12,27 +14,44 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_float_array
+from ._kernel import assemble_apply, assemble_matrix, run_kernel
 
-__all__ = ["hermite_contract_dask"]
+__all__ = ["blocked_reduce", "hermite_contract_dask"]
 
 
-def _block_sums(Xb, rb, G, n, B, gram, n_threads):
-    from .contract import _run_kernel
+def _block_sums(Xb, rb, offset, G, n, B, gram, n_threads):
     Xb = as_float_array(Xb, "X", ndim=2, finite=True)
     rb = as_float_array(rb, "r", dtype=np.float64, ndim=1, finite=True)
     if Xb.shape[0] == 0:
         return None
-    return _run_kernel(Xb, rb, G, n, B=B, gram=gram, n_threads=n_threads)
+    return run_kernel(Xb, rb, G, n, B=B, gram=gram, n_threads=n_threads)
 
 
-def _add(total, part):
-    if part is None:
-        return total
-    if total is None:
-        return {key: value.copy() for key, value in part.items()}
-    for key, value in part.items():
-        total[key] += value
-    return total
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return {k: a[k] + b[k] for k in a}
+
+
+def blocked_reduce(fn, arrays, *args):
+    """Σ_blocks ``fn(*blocks, offset, *args)`` (dicts of arrays), added in a fixed tree.
+
+    ``arrays`` share their row chunks; ``offset`` is the block's first global row.
+    """
+    import dask
+    blocks = [a.to_delayed().ravel() for a in arrays]
+    starts = np.concatenate([[0], np.cumsum(arrays[0].chunks[0])[:-1]]).astype(int)
+    level = [dask.delayed(fn)(*bs, int(s), *args) for *bs, s in zip(*blocks, starts)]
+    add = dask.delayed(_add)
+    while len(level) > 1:  # pairwise, by block index: the same tree for any scheduler
+        nxt = [add(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    (out,) = dask.compute(level[0])
+    return out
 
 
 def hermite_contract_dask(X, r, G, order, *, apply_to=None, n_threads=None):
@@ -42,10 +61,7 @@ def hermite_contract_dask(X, r, G, order, *, apply_to=None, n_threads=None):
     on dask's current scheduler; each block uses one kernel thread unless
     ``n_threads`` says otherwise (the workers supply the parallelism).
     """
-    import dask
     import dask.array as da
-
-    from .contract import assemble_apply, assemble_matrix
 
     if not isinstance(X, da.Array):
         X = da.from_array(np.asarray(X), chunks=(max(1, len(X) // 4), -1))
@@ -73,14 +89,8 @@ def hermite_contract_dask(X, r, G, order, *, apply_to=None, n_threads=None):
         if B.ndim != 2 or B.shape[0] != d or B.shape[1] == 0:
             raise ValueError(f"apply_to: expected shape ({d}, m) with m >= 1, got {B.shape}")
     n = order - 2
-    xblocks = X.to_delayed().ravel()
-    rblocks = r.to_delayed().ravel()
     nt = 1 if n_threads is None else n_threads
-    parts = [dask.delayed(_block_sums)(xb, rb, G, n, B, B is None, nt)
-             for xb, rb in zip(xblocks, rblocks)]
-    total = None
-    for part in dask.compute(*parts):  # fixed block order
-        total = _add(total, part)
+    total = blocked_reduce(_block_sums, [X, r], G, n, B, B is None, nt)
     if B is None:
         out = assemble_matrix(total, G, n, N)
     else:

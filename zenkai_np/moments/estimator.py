@@ -36,7 +36,10 @@ import numpy as np
 
 from .._validation import as_float_array, check_random_state
 from ._blas_threads import single_threaded_blas
+from ._sklearn_base import BaseEstimator, RegressorMixin, not_fitted, validate_xy, validate_x
 from .contract import hermite_contract, hermite_moment2, quadratic_form
+from .dask_fit import (check_dask_xy, control_variate_residual_dask, is_dask,
+                       refine_two_stage_dask, take_rows)
 from .hermite import relu_hermite_coefficient
 from .network import fit_relu_net_lbfgs, refine_two_stage, relu_net_predict
 
@@ -168,8 +171,16 @@ def _backward_elimination(F, y, k, ridge=1e-12):
     return keep
 
 
-class ReLUMomentRegressor:
+class ReLUMomentRegressor(RegressorMixin, BaseEstimator):
     """Learn f(x) = Σ_{i≤k} λ_i relu(<u_i, x>) from Gaussian samples by RC-learn.
+
+    ``fit`` takes NumPy arrays or dask arrays (X (N, d) and y (N,) with the
+    same row chunks): with dask every pass over the data is a blocked
+    reduction on dask's current scheduler (e.g. a ``distributed.Client``) and
+    only sums and the ≤ 20 000 search/refinement rows reach the client; the
+    fitted model matches the in-memory one to rounding.  With scikit-learn
+    installed this is a scikit-learn regressor (it passes
+    ``parametrize_with_checks``).
 
     Parameters
     ----------
@@ -255,27 +266,43 @@ class ReLUMomentRegressor:
         if self.verbose:
             print(f"[ReLUMomentRegressor] {msg}", flush=True)
 
-    def _validate(self, X, y):
+    def _check_k(self):
         k = self.n_neurons
         if isinstance(k, bool) or not isinstance(k, numbers.Integral):
             raise TypeError(f"n_neurons: expected an int, got {type(k).__name__}")
-        k = int(k)
         if k < 1:
             raise ValueError(f"n_neurons: expected k >= 1, got {k}")
-        X = as_float_array(X, "X", ndim=2, allow_empty=False, finite=True)
-        y = as_float_array(y, "y", dtype=np.float64, ndim=1, finite=True)
-        N, d = X.shape
-        if y.shape[0] != N:
-            raise ValueError(f"y: expected shape ({N},) to match X, got {y.shape}")
-        if k > d:
-            raise ValueError(f"n_neurons: k = {k} is larger than the input dimension d = {d}")
-        if N < max(d, 4):
-            raise ValueError(f"X: needs at least d = {d} samples (and 4), got N = {N}")
         for order in self.candidate_orders:
             if order < 4 or order % 2:
                 raise ValueError(f"candidate_orders: expected even orders >= 4, got {order}")
+        return int(k)
+
+    def _check_sizes(self, N, d, k):
+        if k > d:
+            raise ValueError(f"n_neurons: k = {k} is larger than the input dimension "
+                             f"(n_features = {d})")
+        if N < max(d, 4):
+            raise ValueError(f"X: needs at least d = {d} samples (and 4), got "
+                             f"n_samples = {N}")
+
+    def _validate(self, X, y):
+        k = self._check_k()
+        X, y = validate_xy(self, X, y)
+        N, d = X.shape
+        self._check_sizes(N, d, k)
         if not np.any(y != y[0]):
             raise ValueError("y: is constant; nothing to learn")
+        return X, y, k
+
+    def _validate_dask(self, X, y):
+        import dask
+        k = self._check_k()
+        X, y = check_dask_xy(X, y)
+        N, d = X.shape
+        self._check_sizes(N, d, k)
+        lo, hi = dask.compute(y.min(), y.max())
+        if not lo < hi:
+            raise ValueError("y: is constant (or holds NaN); nothing to learn")
         return X, y, k
 
     # ---------------------------------------------------------------- step 3
@@ -341,14 +368,18 @@ class ReLUMomentRegressor:
 
     # ---------------------------------------------------------------- fit
     def fit(self, X, y):
-        """Fit on X (N, d) and y (N,); returns self."""
-        X, y, k = self._validate(X, y)
+        """Fit on X (N, d) and y (N,) (NumPy or dask arrays); returns self."""
+        lazy = is_dask(X) or is_dask(y)
+        X, y, k = self._validate_dask(X, y) if lazy else self._validate(X, y)
         rng = check_random_state(self.rng)
         N, d = X.shape
         nt = self.n_threads
         timings = {}
         t0 = time.perf_counter()
-        t1, T2, r, tau1, tau2 = control_variate_residual(X, y, n_threads=nt)
+        if lazy:
+            t1, T2, r, tau1, tau2 = control_variate_residual_dask(X, y)
+        else:
+            t1, T2, r, tau1, tau2 = control_variate_residual(X, y, n_threads=nt)
         timings["moments"] = time.perf_counter() - t0
         self._log(f"step 1: moments, tau1={tau1:.3g} tau2={tau2:.3g} "
                   f"({timings['moments']:.2f} s)")
@@ -367,14 +398,16 @@ class ReLUMomentRegressor:
         cands = self._candidates(z, r, k, V.T @ t1, V.T @ T2 @ V, rng)
         centres, _ = _cluster_directions(cands, self.cluster_angle, 8 * k)
         rows = rng.choice(N, size=min(N, int(self.search_rows)), replace=False)
+        zs, ys = (take_rows(z, rows), take_rows(y, rows)) if lazy else (z[rows], y[rows])
         with single_threaded_blas():  # many small problems: BLAS threads only cost
-            a, C, loss_k = self._search(z[rows], y[rows], centres, k, rng)
+            a, C, loss_k = self._search(zs, ys, centres, k, rng)
         timings["search"] = time.perf_counter() - t0
         self._log(f"step 3: {len(cands)} candidates -> {len(centres)} clusters, "
                   f"k-dim loss {loss_k:.3g} ({timings['search']:.2f} s)")
 
         t0 = time.perf_counter()
-        lam, U, loss, n_iter = refine_two_stage(Xd, y, a, C @ V.T, rng,
+        refine = refine_two_stage_dask if lazy else refine_two_stage
+        lam, U, loss, n_iter = refine(Xd, y, a, C @ V.T, rng,
                                                 subset_rows=self.refine_rows,
                                                 maxiter=self.refine_maxiter,
                                                 full_maxiter=self.refine_full_maxiter,
@@ -383,6 +416,8 @@ class ReLUMomentRegressor:
         self._log(f"step 4: refine, loss {loss:.3g} after {n_iter} iterations "
                   f"({timings['refine']:.2f} s)")
 
+        order = np.lexsort(U.T[::-1])  # a canonical neuron order (ties between
+        lam, U = lam[order], U[order]   # permuted optima are broken by rounding)
         self.coef_ = lam
         self.directions_ = U
         self.subspace_ = V
@@ -399,29 +434,6 @@ class ReLUMomentRegressor:
     def predict(self, X):
         """f̂(X) = Σ λ̂_i relu(<û_i, x>), shape (N,) (float64)."""
         if not hasattr(self, "coef_"):
-            raise ValueError("ReLUMomentRegressor: call fit before predict")
-        X = as_float_array(X, "X", ndim=2, finite=True)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X: expected {self.n_features_in_} features, got {X.shape[1]}")
+            raise not_fitted(self)
+        X = validate_x(self, X)
         return relu_net_predict(X.astype(np.float64, copy=False), self.coef_, self.directions_)
-
-    def score(self, X, y):
-        """Coefficient of determination R² of the prediction."""
-        y = as_float_array(y, "y", dtype=np.float64, ndim=1)
-        pred = self.predict(X)
-        return float(1.0 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))
-
-    def get_params(self, deep=True):
-        """Constructor parameters (scikit-learn convention)."""
-        import inspect
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params):
-        """Set constructor parameters; returns self."""
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"set_params: unknown parameter {key!r}")
-            setattr(self, key, value)
-        return self

@@ -65,8 +65,13 @@ class MomentReLULearner(LearningMachine):
 
     # -- moments -----------------------------------------------------------
     def init_from_moments(self, X, y, **estimator_params):
-        """Fit RC-learn on (X (N, d), y (N,) or (N, 1)) and load its neurons; returns self."""
-        y = np.asarray(y)
+        """Fit RC-learn on (X (N, d), y (N,) or (N, 1)) and load its neurons; returns self.
+
+        X and y may be dask arrays (see ``ReLUMomentRegressor.fit``): nothing is
+        materialised on the client.
+        """
+        if not type(y).__module__.startswith("dask."):
+            y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         est = ReLUMomentRegressor(self.layer.layers[0].n_out, **estimator_params).fit(X, y)

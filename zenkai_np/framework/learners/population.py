@@ -20,6 +20,12 @@ axis** ``P`` and are evaluated in **one batched call** of
 
 Their ``step_x`` is ``hill_climb_x`` by default (``x_search="none"`` returns
 ``x`` unchanged).
+
+``executor=`` (a ``concurrent.futures.Executor`` or a ``dask.distributed.Client``)
+evaluates the population in ``n_tasks`` chunks on the workers (data scattered
+once, one BLAS/OpenMP thread per task).  Member ``i``'s noise comes from its
+own index (see :mod:`._executor`), and evaluation is single-threaded locally
+too, so every result is bitwise the same for any executor and worker count.
 """
 from __future__ import annotations
 
@@ -29,16 +35,19 @@ from ..layers import Layer
 from ..machine import LearningMachine
 from ..state import LMode
 from ..optim import SGD
+from ._executor import PopulationEvaluator, losses_of, population_noise
 from .grad import bind_optimizer
 
-__all__ = ["hill_climb_x", "population_losses", "HillClimbLearner", "ESLearner",
-           "GALearner"]
+__all__ = [
+    "ESLearner",
+    "GALearner",
+    "HillClimbLearner",
+    "hill_climb_x",
+    "population_losses",
+]
 
 
-def population_losses(ypop, t):
-    """``0.5 * ||y_p - t||^2`` summed over the batch, for each member: ``(P,)``."""
-    d = ypop - t
-    return 0.5 * np.einsum("pnf,pnf->p", d, d)
+population_losses = losses_of
 
 
 def hill_climb_x(forward, x, t, *, n_candidates=8, std=0.1, n_iters=1, rng=None):
@@ -71,7 +80,8 @@ def hill_climb_x(forward, x, t, *, n_candidates=8, std=0.1, n_iters=1, rng=None)
 
 
 class _PopulationBase(LearningMachine):
-    def __init__(self, layer, *, x_search, x_candidates, x_std, x_iters, rng, lmode):
+    def __init__(self, layer, *, x_search, x_candidates, x_std, x_iters, rng, lmode,
+                 executor=None, n_tasks=None):
         super().__init__(lmode)
         if not isinstance(layer, Layer):
             raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
@@ -84,6 +94,11 @@ class _PopulationBase(LearningMachine):
         self.x_search, self.x_candidates = x_search, int(x_candidates)
         self.x_std, self.x_iters = float(x_std), int(x_iters)
         self.n_in, self.n_out = layer.n_in, layer.n_out
+        self.evaluator = PopulationEvaluator(executor, n_tasks)
+
+    def _generation_key(self):
+        """A fresh key; member i's noise is ``member_noise(params, key, i)``."""
+        return int(self.rng.integers(2 ** 63))
 
     def forward(self, x, state=None):
         y = self.layer.forward(x, state)
@@ -97,10 +112,6 @@ class _PopulationBase(LearningMachine):
         return hill_climb_x(self.layer.forward, x, t, n_candidates=self.x_candidates,
                             std=self.x_std, n_iters=self.x_iters, rng=self.rng)
 
-    def _noise(self, P):
-        return {k: self.rng.standard_normal((P,) + v.shape).astype(v.dtype, copy=False)
-                for k, v in self.layer.params.items()}
-
 
 class HillClimbLearner(_PopulationBase):
     """(1 + K) hill climbing over the parameters; the loss on a batch never rises.
@@ -111,20 +122,25 @@ class HillClimbLearner(_PopulationBase):
     """
 
     def __init__(self, layer, *, n_candidates=16, std=0.02, x_search="hill_climb",
-                 x_candidates=8, x_std=0.1, x_iters=1, rng=None, lmode=LMode.DEFAULT):
+                 x_candidates=8, x_std=0.1, x_iters=1, rng=None, lmode=LMode.DEFAULT,
+                 executor=None, n_tasks=None):
         super().__init__(layer, x_search=x_search, x_candidates=x_candidates,
-                         x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode)
+                         x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode,
+                         executor=executor, n_tasks=n_tasks)
         self.n_candidates, self.std = int(n_candidates), float(std)
         self._best = None
 
     def accumulate(self, x, t, state):
         params = self.layer.params
-        noise = self._noise(self.n_candidates)
-        pop = {k: params[k][None] + self.std * noise[k] for k in params}
-        losses = population_losses(self.layer.forward_population(x, pop), t)
+        key = self._generation_key()
+        losses = self.evaluator.perturbed(self.layer, x, t, key, self.n_candidates,
+                                          self.std, False)
         cur = population_losses(state.y[None], t)[0]
         i = int(np.argmin(losses))
-        self._best = {k: v[i] for k, v in pop.items()} if losses[i] < cur else None
+        self._best = None
+        if losses[i] < cur:
+            e = population_noise(params, key, [i])
+            self._best = {k: (params[k][None] + self.std * e[k])[0] for k in params}
         state.candidate_losses = losses
 
     def step(self, x, t, state):
@@ -144,13 +160,16 @@ class ESLearner(_PopulationBase):
     pop_size : int, number of perturbations (pairs when antithetic)
     sigma : float, perturbation scale
     antithetic : bool, mirrored sampling (exact directional derivative on quadratics)
+    executor : None, concurrent.futures.Executor or dask.distributed.Client
+    n_tasks : int, population chunks per evaluation (default: worker count)
     """
 
     def __init__(self, layer, optimizer=None, *, pop_size=32, sigma=0.02,
                  antithetic=True, x_search="hill_climb", x_candidates=8, x_std=0.1,
-                 x_iters=1, rng=None, lmode=LMode.DEFAULT):
+                 x_iters=1, rng=None, lmode=LMode.DEFAULT, executor=None, n_tasks=None):
         super().__init__(layer, x_search=x_search, x_candidates=x_candidates,
-                         x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode)
+                         x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode,
+                         executor=executor, n_tasks=n_tasks)
         if pop_size < 1 or sigma <= 0:
             raise ValueError("pop_size must be >= 1 and sigma > 0")
         self.pop_size, self.sigma, self.antithetic = int(pop_size), float(sigma), \
@@ -162,15 +181,12 @@ class ESLearner(_PopulationBase):
     def estimate_grad(self, x, t, y=None):
         """One ES estimate of ``d/dtheta 0.5 ||f(x; theta) - t||^2``."""
         params, P, s = self.layer.params, self.pop_size, self.sigma
-        eps = self._noise(P)
+        key = self._generation_key()
+        L = self.evaluator.perturbed(self.layer, x, t, key, P, s, self.antithetic)
+        eps = population_noise(params, key, range(P))
         if self.antithetic:
-            pop = {k: np.concatenate([params[k][None] + s * e, params[k][None] - s * e])
-                   for k, e in eps.items()}
-            L = population_losses(self.layer.forward_population(x, pop), t)
-            w = (L[:P] - L[P:]) / (2 * s * P)
+            w = (L[0] - L[1]) / (2 * s * P)
         else:
-            pop = {k: params[k][None] + s * e for k, e in eps.items()}
-            L = population_losses(self.layer.forward_population(x, pop), t)
             if y is None:
                 y = self.layer.forward(x)
             L0 = population_losses(y[None], t)[0]
@@ -206,9 +222,10 @@ class GALearner(_PopulationBase):
 
     def __init__(self, layer, *, pop_size=32, elite=2, tournament=3, mutation_std=0.02,
                  mutation_rate=1.0, x_search="hill_climb", x_candidates=8, x_std=0.1,
-                 x_iters=1, rng=None, lmode=LMode.DEFAULT):
+                 x_iters=1, rng=None, lmode=LMode.DEFAULT, executor=None, n_tasks=None):
         super().__init__(layer, x_search=x_search, x_candidates=x_candidates,
-                         x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode)
+                         x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode,
+                         executor=executor, n_tasks=n_tasks)
         if not 1 <= elite < pop_size:
             raise ValueError(f"need 1 <= elite < pop_size, got elite={elite}, "
                              f"pop_size={pop_size}")
@@ -217,7 +234,7 @@ class GALearner(_PopulationBase):
         self.pop_size, self.elite, self.tournament = int(pop_size), int(elite), \
             int(tournament)
         self.mutation_std, self.mutation_rate = float(mutation_std), float(mutation_rate)
-        noise = self._noise(self.pop_size)
+        noise = population_noise(layer.params, self._generation_key(), range(self.pop_size))
         self.population = {}
         for k, v in layer.params.items():
             pop = v[None] + self.mutation_std * noise[k]
@@ -226,7 +243,7 @@ class GALearner(_PopulationBase):
         self.fitness = None
 
     def accumulate(self, x, t, state):
-        self.fitness = population_losses(self.layer.forward_population(x, self.population), t)
+        self.fitness = self.evaluator.given(self.layer, x, t, self.population)
         state.fitness = self.fitness
 
     def _mutate(self, child):

@@ -1,0 +1,104 @@
+"""Population evaluation, locally or on an executor, with the same bits either way.
+
+Member ``i`` of a generation with key ``key`` draws its noise from
+``np.random.SeedSequence(key, spawn_key=(i,))`` (one standard normal array per
+parameter, in ``layer.params`` order), so a worker can rebuild any member from
+its index alone and no noise is shipped.  Evaluation always runs with one
+BLAS/OpenMP thread (in a worker task and locally): a member's loss then does
+not depend on which task, how many workers or how many threads computed it,
+and local and distributed runs agree bit for bit (on workers with the same CPU
+and libraries).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...distributed import as_runner, single_threaded_call
+
+__all__ = ["PopulationEvaluator", "losses_of", "member_noise", "population_noise"]
+
+
+def losses_of(ypop, t):
+    """``0.5 * ||y_p - t||^2`` summed over the batch, for each member: ``(P,)``."""
+    d = ypop - t
+    return 0.5 * np.einsum("pnf,pnf->p", d, d)
+
+
+def member_noise(params, key, i):
+    """Standard normal noise of member ``i``: ``{name: array like params[name]}``."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(key), spawn_key=(int(i),)))
+    return {k: rng.standard_normal(v.shape, dtype=v.dtype) for k, v in params.items()}
+
+
+def population_noise(params, key, members):
+    """Noise of the given member indices stacked on a leading axis: ``(len, *shape)``."""
+    noise = [member_noise(params, key, i) for i in members]
+    return {k: np.stack([e[k] for e in noise]) for k in params}
+
+
+def _perturbed_losses(layer, x, t, key, members, scale, antithetic):
+    """Losses of ``theta + scale e_i`` (and ``theta - scale e_i``): (m,) or (2, m)."""
+    params = layer.params
+    eps = population_noise(params, key, members)
+    if antithetic:
+        pop = {k: np.concatenate([params[k][None] + scale * e, params[k][None] - scale * e])
+               for k, e in eps.items()}
+        return losses_of(layer.forward_population(x, pop), t).reshape(2, len(members))
+    pop = {k: params[k][None] + scale * e for k, e in eps.items()}
+    return losses_of(layer.forward_population(x, pop), t)
+
+
+def _given_losses(layer, x, t, pop):
+    return losses_of(layer.forward_population(x, pop), t)
+
+
+def _split(n, n_tasks):
+    n_tasks = max(1, min(n, n_tasks))
+    bounds = np.linspace(0, n, n_tasks + 1).round().astype(int)
+    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+class PopulationEvaluator:
+    """Scores population members locally (``executor=None``) or on an executor.
+
+    ``n_tasks``: population chunks per evaluation (default: the worker count).
+    """
+
+    def __init__(self, executor=None, n_tasks=None):
+        self.runner = as_runner(executor)
+        if n_tasks is not None:
+            if isinstance(n_tasks, bool) or not isinstance(n_tasks, (int, np.integer)):
+                raise TypeError(f"n_tasks: expected an int, got {type(n_tasks).__name__}")
+            if n_tasks < 1:
+                raise ValueError(f"n_tasks: expected >= 1, got {n_tasks}")
+        self.n_tasks = n_tasks
+
+    def _chunks(self, n):
+        if self.runner is None:
+            return [range(n)]
+        self.runner._check_open()
+        return _split(n, self.n_tasks or self.runner.n_workers)
+
+    def perturbed(self, layer, x, t, key, n, scale, antithetic):
+        """Losses of members ``0..n-1`` (rebuilt from ``key``): (n,) or (2, n) antithetic."""
+        chunks = self._chunks(n)
+        if self.runner is None:
+            return single_threaded_call(_perturbed_losses, layer, x, t, key, chunks[0],
+                                        scale, antithetic)
+        xs, ts = self.runner.scatter(x, "x"), self.runner.scatter(t, "t")
+        parts = self.runner.map(_perturbed_losses,
+                                [(layer, xs, ts, key, c, scale, antithetic) for c in chunks],
+                                what="population evaluation")
+        return np.concatenate(parts, axis=-1)
+
+    def given(self, layer, x, t, pop):
+        """Losses of explicit members ``pop[name]`` of shape ``(P, *shape)``: (P,)."""
+        P = next(iter(pop.values())).shape[0]
+        chunks = self._chunks(P)
+        if self.runner is None:
+            return single_threaded_call(_given_losses, layer, x, t, pop)
+        xs, ts = self.runner.scatter(x, "x"), self.runner.scatter(t, "t")
+        args = [(layer, xs, ts, {k: v[c.start:c.stop] for k, v in pop.items()})
+                for c in chunks]
+        return np.concatenate(self.runner.map(_given_losses, args,
+                                              what="population evaluation"))
