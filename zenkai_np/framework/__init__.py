@@ -3,8 +3,11 @@
 See ``zenkai_np.framework.machine`` for the protocol and how to write a new
 layer or learner in a few lines.
 """
-from . import containers, io, layers, learners, losses, machine, optim, train
+from . import alignment as _alignment_module
+from . import containers, conv, io, layers, learners, losses, machine, optim, train
+from .alignment import *  # noqa: F401,F403  (the function `alignment` shadows the module)
 from .containers import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
 from .io import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .learners import *  # noqa: F401,F403
@@ -13,5 +16,5 @@ from .machine import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .train import *  # noqa: F401,F403
 
-__all__ = (containers.__all__ + io.__all__ + layers.__all__ + learners.__all__
-           + losses.__all__ + machine.__all__ + optim.__all__ + train.__all__)
+__all__ = (_alignment_module.__all__ + conv.__all__ + containers.__all__ + io.__all__
+           + layers.__all__ + learners.__all__ + losses.__all__ + machine.__all__ + optim.__all__ + train.__all__)
