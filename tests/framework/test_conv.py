@@ -1,9 +1,9 @@
 """Convolution and pooling layers: forward vs direct loops, VJPs vs finite differences."""
 import numpy as np
 import pytest
+from finite_differences import central_differences
 
 import zenkai_np as zk
-from finite_differences import central_differences
 from zenkai_np.framework.machine import State
 
 
@@ -64,7 +64,7 @@ def test_conv_vjps_match_finite_differences(shape, cout, k, s, p):
     st = State()
     y = layer.forward(x, st)
     gy = rng.standard_normal(y.shape)
-    f = lambda: float(np.sum(layer.forward(x) * gy))  # noqa: E731
+    f = lambda: float(np.sum(layer.forward(x) * gy))
     np.testing.assert_allclose(layer.vjp_x(x, y, gy, st), central_differences(f, x),
                                rtol=1e-6, atol=1e-8)
     g = layer.vjp_params(x, y, gy, st)
@@ -91,7 +91,7 @@ def test_pool_forward_and_vjp(cls, k, s):
             ref[:, :, i, j] = red(x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw], axis=(2, 3))
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-15)
     gy = rng.standard_normal(y.shape)
-    f = lambda: float(np.sum(layer.forward(x) * gy))  # noqa: E731
+    f = lambda: float(np.sum(layer.forward(x) * gy))
     np.testing.assert_allclose(layer.vjp_x(x, y, gy, st), central_differences(f, x),
                                rtol=1e-6, atol=1e-8)
 

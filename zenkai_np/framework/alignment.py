@@ -33,7 +33,7 @@ from .containers import Sequential
 from .layers import Layer
 from .machine import LearningMachine, State, check_input, check_target
 
-__all__ = ["alignment", "angle_between", "AlignmentCallback"]
+__all__ = ["AlignmentCallback", "alignment", "angle_between"]
 
 
 def angle_between(a, b):
@@ -153,7 +153,8 @@ def alignment(net, x, y, *, loss):
             est = {k: before[name][k] - np.asarray(params[k], np.float64) for k in params}
         tg = true.get(name, {})
         keys = [k for k in params if k in tg and k in est]
-        cat = (lambda d: np.concatenate([d[k].ravel() for k in keys])) if keys else None
+        def cat(d, keys=keys):
+            return np.concatenate([d[k].ravel() for k in keys])
         row = {"layer": name, "machine": type(m).__name__,
                "angle": angle_between(cat(est), cat(tg)) if keys else float("nan"),
                "angle_W": angle_between(est["W"], tg["W"]) if "W" in keys else float("nan"),

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .layers import Layer, _float_dtype
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Unflatten"]
+__all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d", "Unflatten"]
 
 
 def _pair(v, name, minimum):
@@ -90,7 +90,7 @@ def _scatter_windows(part, shape, kh, kw, sh, sw, ph, pw, channels_first=False):
     ``channels_first``), the gradient w.r.t. ``xp[:, :, p + s*i, q + s*j]``;
     the padding is cropped and the result is ``(N, C, H, W)`` contiguous.
     """
-    N, C, H, W = shape
+    H, W = shape[2], shape[3]
     Hp, Wp = H + 2 * ph, W + 2 * pw
     g = None
     for p in range(kh):
