@@ -75,6 +75,23 @@ def test_conv_vjps_match_finite_differences(shape, cout, k, s, p):
     np.testing.assert_allclose(layer.vjp_params(x, y, gy)["W"], g["W"], rtol=1e-14)
 
 
+def test_conv_state_survives_a_later_forward():
+    """The im2col scratch buffer is reused; an older state must still give its own VJP."""
+    rng = np.random.default_rng(5)
+    layer = zk.Conv2d(2, 3, 3, padding=1, rng=0)
+    x1, x2 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 5, 5))
+    s1, s2 = State(), State()
+    y1 = layer.forward(x1, s1)
+    y2 = layer.forward(x2, s2)
+    gy = rng.standard_normal(y1.shape)
+    np.testing.assert_allclose(layer.vjp_params(x1, y1, gy, s1)["W"],
+                               layer.vjp_params(x1, y1, gy)["W"], rtol=1e-14)
+    f = lambda: float(np.sum(layer.forward(x1) * gy))
+    np.testing.assert_allclose(layer.vjp_params(x1, y1, gy, s1)["W"],
+                               central_differences(f, layer.params["W"]), rtol=1e-6)
+    assert y2.shape[0] == 3
+
+
 @pytest.mark.parametrize("cls", [zk.MaxPool2d, zk.AvgPool2d])
 @pytest.mark.parametrize("k,s", [(2, None), (3, 2), ((2, 3), (1, 2))])
 def test_pool_forward_and_vjp(cls, k, s):

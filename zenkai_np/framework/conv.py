@@ -42,7 +42,7 @@ def _pair(v, name, minimum):
 
 
 def _check_image(x, who, channels=None, dtype=None):
-    """Validate a 4-D NCHW batch; returns it."""
+    """Validate a 4-D NCHW batch; returns it (``who``: a layer, shown in errors)."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
     if x.ndim != 4:
@@ -62,20 +62,12 @@ def _check_image(x, who, channels=None, dtype=None):
 
 
 def _out_size(size, k, s, p, who, what="kernel_size"):
+    """Output length; ``who`` (a layer or a name) appears in the error message."""
     padded = size + 2 * p
     if k > padded:
         raise ValueError(f"{what}={k} of {who} is larger than the padded input "
                          f"({size} + 2*padding={p} = {padded})")
     return (padded - k) // s + 1
-
-
-def _pad(x, ph, pw, value=0.0):
-    if ph == 0 and pw == 0:
-        return x
-    N, C, H, W = x.shape
-    xp = np.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
-    xp[:, :, ph:ph + H, pw:pw + W] = x
-    return xp
 
 
 def _windows(xp, kh, kw, sh, sw):
@@ -165,17 +157,30 @@ class Conv2d(Layer):
     def output_shape(self, H, W):
         """``(Ho, Wo)`` for an ``H x W`` input (raises when the kernel does not fit)."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        return (_out_size(H, kh, sh, ph, repr(self)),
-                _out_size(W, kw, sw, pw, repr(self)))
+        return (_out_size(H, kh, sh, ph, self), _out_size(W, kw, sw, pw, self))
 
-    def _cols(self, x):
-        """im2col: ``(C_in*kh*kw, N*Ho*Wo)`` patch matrix (rows c-major, then p, q)."""
+    def _ws(self, name, shape, dtype):
+        """A cached scratch buffer (zero-filled when first made): reusing it avoids
+        the page faults of a fresh multi-megabyte array on every call.  Only
+        temporaries live here; outputs are always new arrays."""
+        ws = self.__dict__.setdefault("_scratch", {})
+        a = ws.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = ws[name] = np.zeros(shape, dtype)
+        return a
+
+    def _cols(self, x, cached=False):
+        """im2col: ``(C_in*kh*kw, N*Ho*Wo)`` patch matrix (rows c-major, then p, q).
+
+        ``cached``: write into the layer's scratch buffer (valid until the next
+        cached call; ``forward`` tags states so a stale buffer is never used)."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         Ho, Wo = self.output_shape(x.shape[2], x.shape[3])
         N, C, H, W = x.shape
-        xt = np.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=x.dtype)   # (C, N, Hp, Wp)
+        xt = self._ws("xt", (C, N, H + 2 * ph, W + 2 * pw), x.dtype)  # zero border
         xt[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)
-        cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+        shape = (C, kh, kw, N, Ho, Wo)
+        cols = self._ws("cols", shape, x.dtype) if cached else np.empty(shape, x.dtype)
         for p in range(kh):          # kh*kw strided copies (rows of Wo contiguous)
             for q in range(kw):
                 cols[:, p, q] = xt[:, :, p:p + sh * (Ho - 1) + 1:sh,
@@ -184,21 +189,25 @@ class Conv2d(Layer):
 
     def forward(self, x, state=None):
         W = self.params["W"]
-        _check_image(x, repr(self), self.in_channels, W.dtype)
-        cols, Ho, Wo = self._cols(x)
-        N = x.shape[0]
-        y = W.reshape(self.out_channels, -1) @ cols                   # (C_out, N*L)
-        y = y.reshape(self.out_channels, N, Ho, Wo)
+        _check_image(x, self, self.in_channels, W.dtype)
+        cols, Ho, Wo = self._cols(x, cached=state is not None)
+        N, Co = x.shape[0], self.out_channels
+        y2 = self._ws("y2", (Co, N * Ho * Wo), W.dtype)
+        np.matmul(W.reshape(Co, -1), cols, out=y2)                       # (C_out, N*L)
+        y4 = y2.reshape(Co, N, Ho, Wo)
         if self._bias:
-            y += self.params["b"][:, None, None, None]
+            y4 += self.params["b"][:, None, None, None]
         if state is not None:
-            state.cols = cols
-        return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
+            self._tag = self.__dict__.get("_tag", 0) + 1
+            state.cols, state.cols_tag = cols, self._tag
+        y = np.empty((N, Co, Ho, Wo), W.dtype)
+        y[...] = y4.transpose(1, 0, 2, 3)
+        return y
 
     def _gy2(self, gy):
-        """``gy`` as ``(C_out, N*Ho*Wo)``."""
+        """``gy`` as ``(C_out, N*Ho*Wo)`` (a scratch buffer)."""
         N, Co, Ho, Wo = gy.shape
-        g = np.empty((Co, N, Ho, Wo), dtype=gy.dtype)
+        g = self._ws("gy2", (Co, N, Ho, Wo), gy.dtype)
         g[...] = gy.transpose(1, 0, 2, 3)
         return g.reshape(Co, N * Ho * Wo)
 
@@ -209,20 +218,28 @@ class Conv2d(Layer):
         their feedback kernels (the backward convolution of biotorch's FA).
         """
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        N, C = x.shape[:2]
+        N, C, H, W = x.shape
         Ho, Wo = gy.shape[2], gy.shape[3]
-        gcols = K.reshape(self.out_channels, -1).T @ self._gy2(gy)       # (K, N*L)
+        gcols = self._ws("gcols", (C * kh * kw, N * Ho * Wo), gy.dtype)
+        np.matmul(K.reshape(self.out_channels, -1).T, self._gy2(gy), out=gcols)
         gcols = gcols.reshape(C, kh, kw, N, Ho, Wo)
-        return _scatter_windows(lambda p, q: gcols[:, p, q], x.shape, kh, kw, sh, sw,
-                                ph, pw, channels_first=True)
+        g = self._ws("gpad", (C, N, H + 2 * ph, W + 2 * pw), gy.dtype)
+        g.fill(0)
+        for p in range(kh):          # col2im: kh*kw strided additions
+            for q in range(kw):
+                g[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += \
+                    gcols[:, p, q]
+        gx = np.empty(x.shape, gy.dtype)
+        gx[...] = g[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
+        return gx
 
     def vjp_x(self, x, y, gy, state=None):
         return self.vjp_x_with(self.params["W"], x, y, gy, state)
 
     def vjp_params(self, x, y, gy, state=None, out=None):
         cols = state.get("cols") if state is not None else None
-        if cols is None or cols.shape[1] != gy.shape[0] * gy.shape[2] * gy.shape[3]:
-            cols = self._cols(x)[0]
+        if cols is None or state.get("cols_tag") != self.__dict__.get("_tag"):
+            cols = self._cols(x)[0]      # not recorded, or the buffer was reused since
         g = {"W": (self._gy2(gy) @ cols.T).reshape(self.params["W"].shape)}
         if self._bias:
             g["b"] = gy.sum(axis=(0, 2, 3))

@@ -14,8 +14,9 @@ needed ("learning without feedback").
 
 Where ``y*`` comes from: in a container walk with a loss the context holds
 only the error ``dL/dy``; for ``CrossEntropyLoss`` with hard labels its only
-negative entry per row is the label's, so ``y*`` = one-hot of that entry
-(exact).  In a walk without a loss (``learn(x, t)``) the output target ``t`` is
+negative entry per row is the label's, so ``y*`` = one-hot of the row's
+minimum (exact; a row saturated to an all-zero float error, where the label is
+no longer visible, falls back to its first class).  In a walk without a loss (``learn(x, t)``) the output target ``t`` is
 used as ``y*``.  Other losses (e.g. MSE, soft labels) are refused.
 """
 from __future__ import annotations
@@ -39,13 +40,14 @@ class DRTPLearner(DFALearner):
         if ctx.t is not None:
             return -ctx.t
         e = ctx.error
-        neg = e < 0
-        if not np.all(neg.sum(axis=1) == 1):
+        if np.any((e < 0).sum(axis=1) > 1):
             raise ValueError("DRTPLearner recovers the one-hot target from the sign of "
                              "the output error, which needs CrossEntropyLoss with hard "
                              "(integer) labels; pass one-hot targets without a loss "
                              "otherwise")
-        return -neg.astype(e.dtype)
+        yt = np.zeros_like(e)          # the label's entry is each row's minimum
+        np.put_along_axis(yt, np.argmin(e, axis=1)[:, None], -1, axis=1)
+        return yt
 
     def __repr__(self):
         return f"DRTPLearner({self.layer!r}, {self.activation!r})"
