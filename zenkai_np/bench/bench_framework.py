@@ -1,9 +1,19 @@
-"""Benchmark: backprop through the framework vs hand-written NumPy backprop.
+"""Benchmark: backprop through the framework vs hand-written NumPy backprop,
+and ``Conv2d`` forward + both VJPs vs PyTorch.
 
 Network 64-256-256-10 (tanh, softmax cross-entropy), batch 64, plain SGD,
 float32, one epoch over 1437 samples (the digits training split size), one BLAS
 thread.  Both sides shuffle the same way and compute the same loss value per
 batch, so the ratio measures the framework's overhead.
+
+Conv: two chained 3x3 convolutions 1->16->32 (padding 1) on a synthetic batch
+of 64 28x28 images, float32, one thread: forward, then ``dL/dW, dL/db`` of
+both and ``dL/dx`` of both (PyTorch: the same graph with ``x.requires_grad``
+and ``backward`` with the same output gradient).  PyTorch runs in-process when
+importable, else in a worker subprocess of ``$ZENKAI_TORCH_PYTHON`` (default
+``/work/venv-torch/bin/python``) fed one timing request at a time, so both
+sides are timed alternately in the same run.  Without PyTorch the row reports
+ours only.
 """
 from __future__ import annotations
 
@@ -137,6 +147,115 @@ def measure(dtype=np.float32, pairs=31, epochs_per_sample=2):
     return float(np.median(a)), float(np.median(b)), float(np.median(ratios))
 
 
+CONV = dict(batch=64, size=28, channels=(1, 16, 32), k=3)
+
+_TORCH_WORKER = r"""
+import sys, time, torch
+torch.set_num_threads(1)
+torch.manual_seed(0)
+b, hw, (c0, c1, c2), k = {batch}, {size}, {channels}, {k}
+l1 = torch.nn.Conv2d(c0, c1, k, padding=k // 2)
+l2 = torch.nn.Conv2d(c1, c2, k, padding=k // 2)
+x = torch.randn(b, c0, hw, hw, requires_grad=True)
+gy = torch.randn(b, c2, hw, hw)
+def once():
+    for p in (x, *l1.parameters(), *l2.parameters()):
+        p.grad = None
+    l2(l1(x)).backward(gy)
+once()
+print("ready " + torch.__version__, flush=True)
+for line in sys.stdin:
+    n = int(line)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        once()
+    print(repr((time.perf_counter() - t0) / n), flush=True)
+"""
+
+
+def _torch_timer():
+    """``(time_one_call(n) -> seconds, description, close)`` or None without PyTorch."""
+    import os
+    import subprocess
+    import sys
+    script = _TORCH_WORKER.format(**CONV)
+    try:
+        import torch  # noqa: F401
+        python = sys.executable
+    except ImportError:
+        python = os.environ.get("ZENKAI_TORCH_PYTHON", "/work/venv-torch/bin/python")
+        if not os.path.exists(python):
+            return None
+    proc = subprocess.Popen([python, "-c", script], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    head = proc.stdout.readline().split()
+    if not head or head[0] != "ready":
+        proc.kill()
+        return None
+
+    def timed(n):
+        proc.stdin.write(f"{n}\n")
+        proc.stdin.flush()
+        return float(proc.stdout.readline())
+
+    def close():
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    return timed, f"PyTorch {head[1]} CPU (1 thread)", close
+
+
+def measure_conv(pairs=11, reps=3):
+    """(ours s/call, torch s/call or nan, median per-pair ratio, torch name)."""
+    import time
+
+    import zenkai_np as zk
+    from zenkai_np.framework.machine import State
+    b, hw, (c0, c1, c2), k = CONV["batch"], CONV["size"], CONV["channels"], CONV["k"]
+    rng = np.random.default_rng(0)
+    l1 = zk.Conv2d(c0, c1, k, padding=k // 2, dtype=np.float32, rng=1)
+    l2 = zk.Conv2d(c1, c2, k, padding=k // 2, dtype=np.float32, rng=2)
+    x = rng.standard_normal((b, c0, hw, hw)).astype(np.float32)
+    gy = rng.standard_normal((b, c2, hw, hw)).astype(np.float32)
+
+    def ours():
+        s1, s2 = State(), State()
+        y1 = l1.forward(x, s1)
+        y2 = l2.forward(y1, s2)
+        l2.vjp_params(y1, y2, gy, s2)
+        g1 = l2.vjp_x(y1, y2, gy, s2)
+        l1.vjp_params(x, y1, g1, s1)
+        l1.vjp_x(x, y1, g1, s1)
+
+    def ours_timed(n):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            ours()
+        return (time.perf_counter() - t0) / n
+
+    with _blas_one_thread():
+        ours()
+        torch_t = _torch_timer()
+        a, t = [], []
+        try:
+            for i in range(pairs):
+                if torch_t is None:
+                    a.append(ours_timed(reps))
+                    continue
+                if i % 2 == 0:
+                    a.append(ours_timed(reps))
+                    t.append(torch_t[0](reps))
+                else:
+                    t.append(torch_t[0](reps))
+                    a.append(ours_timed(reps))
+        finally:
+            if torch_t is not None:
+                torch_t[2]()
+    if not t:
+        return float(np.median(a)), float("nan"), float("nan"), "PyTorch (not found)"
+    ratio = float(np.median(np.array(a) / np.array(t)))
+    return float(np.median(a)), float(np.median(t)), ratio, torch_t[1]
+
+
 def run(*, quick: bool, threads: list[int]) -> list[Result]:
     """float32 (the figure of merit) and, unless quick, float64.
 
@@ -153,6 +272,12 @@ def run(*, quick: bool, threads: list[int]) -> list[Result]:
                            throughput=f"{ours * 1e3:.2f} ms/epoch",
                            extra={"ratio": ours / ref, "median_pair_ratio": ratio,
                                   "n_train": N_TRAIN, "batch": BATCH}))
+    ours, ref, ratio, name = measure_conv(pairs=5 if quick else 15)
+    rows.append(Result(kernel="conv2d_fwd_bwd", case="b64 1->16->32 3x3 28x28 pad 1",
+                       dtype="float32", threads=1, simd="n/a (BLAS)", ours_ms=ours * 1e3,
+                       ref_ms=ref * 1e3, ref_name=name,
+                       throughput=f"{ours * 1e3:.1f} ms/call",
+                       extra={"ratio": ours / ref, "median_pair_ratio": ratio}))
     return rows
 
 

@@ -249,6 +249,8 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-reference", action="store_true",
                    help="skip the frozen-hidden-layer reference run")
+    p.add_argument("--no-conv", action="store_true",
+                   help="skip part two (conv net, alignment curves; see conv_rules)")
     args = p.parse_args(argv)
     rules = [r.strip() for r in args.rules.split(",") if r.strip()]
     bad = [r for r in rules if r not in RULES]
@@ -305,6 +307,12 @@ def main(argv=None):
         print(f"learning curves saved to {where}")
     else:
         print("(install matplotlib for a plot of the learning curves)")
+    if not args.no_conv:     # part two: python -m zenkai_np.demo.conv_rules --full for 3 seeds
+        from . import conv_rules
+        print("\npart two: conv net and MLP, alignment with the backprop gradient", flush=True)
+        conv_epochs = args.epochs or (3 if args.quick else 15)
+        conv_rules.run(seeds=(args.seed,), epochs_conv=conv_epochs, epochs_mlp=conv_epochs,
+                       dtype=dtype, plot=os.path.splitext(args.plot)[0] + "_alignment.png")
     return rows
 
 

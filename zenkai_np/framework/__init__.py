@@ -3,9 +3,12 @@
 The protocol and how to write a new layer or learner in a few lines:
 docs/framework.md.
 """
-from . import (containers, defaults, io, layers, learners, losses, machine, optim,  # noqa: F401
-               run, state, train)
+from . import alignment as _alignment_module
+from . import (containers, conv, defaults, io, layers, learners, losses,  # noqa: F401
+               machine, optim, run, state, train)
+from .alignment import *  # noqa: F401,F403  (the function `alignment` shadows the module)
 from .containers import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
 from .defaults import *  # noqa: F401,F403
 from .io import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
@@ -16,6 +19,6 @@ from .state import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .train import *  # noqa: F401,F403
 
-__all__ = (containers.__all__ + defaults.__all__ + io.__all__ + layers.__all__ + learners.__all__
-           + losses.__all__ + machine.__all__ + state.__all__ + optim.__all__
-           + train.__all__)
+__all__ = (_alignment_module.__all__ + conv.__all__ + containers.__all__ + defaults.__all__
+           + io.__all__ + layers.__all__ + learners.__all__ + losses.__all__ + machine.__all__
+           + state.__all__ + optim.__all__ + train.__all__)

@@ -103,6 +103,19 @@ def evaluate(model, x, y, loss=None, metrics=("accuracy",), batch_size=1024):
     return res
 
 
+def _chain_callbacks(cbs):
+    for i, cb in enumerate(cbs):
+        if not callable(cb):
+            raise TypeError(f"callback[{i}] must be callable, got {cb!r}")
+
+    def chained(epoch, hist, model):
+        stop = False
+        for cb in cbs:
+            stop = bool(cb(epoch, hist, model)) or stop
+        return stop
+    return chained
+
+
 def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
         callback=None, verbose=0, validation_data=None, metrics=None, drop_last=False,
         blas_threads=None):
@@ -115,6 +128,7 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
 
     ``callback(epoch, history, model)`` runs after each epoch; returning True or
     raising :class:`StopTraining` stops training (``history.stopped_early``).
+    A list of callbacks runs in order (e.g. ``[AlignmentCallback(...), mine]``).
     ``metrics`` (names like ``"accuracy"`` or callables ``f(y_pred, y)``) are
     averaged over the epoch's batches; with ``validation_data=(xv, yv)`` the
     loss and metrics are also computed on it (keys ``val_loss``, ``val_<name>``).
@@ -141,6 +155,8 @@ def fit(model, x, y, *, loss, epochs=10, batch_size=64, rng=None, shuffle=True,
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if isinstance(callback, (list, tuple)):
+        callback = _chain_callbacks(callback)
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable")
     x = check_batch(x, "x", model.dtype)
