@@ -38,7 +38,9 @@ from .framework import (
     ESLearner, FALearner, GALearner, Graph, GradLearner, HillClimbLearner, History, Identity,
     Layer, LeakyReLU, LearningMachine, LeastSquaresLearner, Linear, LMode, Loss, Mean,
     MSELoss, Optimizer, ReLU, Sequential, Sigmoid, Sign, SklearnLearner, Softmax, State,
-    Step, StopTraining, Tanh, TPLearner, default_dtype, evaluate, fit, load, save)
+    Step, StopTraining, Tanh, TPLearner, default_dtype, evaluate, fit, load, save,
+    AlignmentCallback, AvgPool2d, Conv2d, DRTPLearner, Flatten, KPLearner, MaxPool2d,
+    SignSymmetryLearner, Unflatten, alignment, angle_between)
 
 from ._simd import _apply_environment
 
@@ -55,10 +57,14 @@ __all__ = [
     "StopTraining", "save", "load", "default_dtype",
     # framework: layers
     "Layer", "Linear", "Identity", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "Softmax", "Sign",
-    "Step", "ArgmaxSTE", "Chain", "Mean",
+    "Step", "ArgmaxSTE", "Chain", "Mean", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+    "Unflatten",
     # framework: learners
     "GradLearner", "FALearner", "DFALearner", "TPLearner", "DTPLearner", "LeastSquaresLearner",
     "HillClimbLearner", "ESLearner", "GALearner", "SklearnLearner", "EnsembleLearner",
+    "KPLearner", "SignSymmetryLearner", "DRTPLearner",
+    # framework: instruments
+    "alignment", "angle_between", "AlignmentCallback",
     # framework: losses and optimizers
     "Loss", "MSELoss", "CrossEntropyLoss", "Optimizer", "SGD", "Adam",
     # the other parts' entry points

@@ -35,6 +35,12 @@ def _x(dtype, rows=N, cols=D_IN, low=None, high=None, seed=0):
     return x.astype(dtype)
 
 
+def _img(dtype, seed=0):
+    """A batch of 2-channel 5x5 images, NCHW, without ties (max pooling is smooth there)."""
+    rng = np.random.default_rng(seed)
+    return rng.permutation(N * 2 * 5 * 5).reshape(N, 2, 5, 5).astype(dtype) / 25.0
+
+
 # ---- layers: name -> list of (case id, factory(dtype) -> (layer, x, check kwargs)) ----
 
 def _fracexp_cases():
@@ -83,6 +89,14 @@ LAYER_CASES = {
     "Mean": [("", lambda dt: (zk.Mean(2), _x(dt), {}))],
     "Chain": [("", lambda dt: (zk.Chain(zk.Linear(D_IN, 6, dtype=dt, rng=0), zk.Tanh(),
                                         zk.Linear(6, D_OUT, dtype=dt, rng=1)), None, {}))],
+    "Conv2d": [("stride-pad", lambda dt: (zk.Conv2d(2, 3, 3, stride=2, padding=1, rng=0,
+                                                    dtype=dt), _img(dt), {})),
+               ("no-bias", lambda dt: (zk.Conv2d(2, 2, 2, bias=False, rng=1, dtype=dt),
+                                       _img(dt), {}))],
+    "MaxPool2d": [("", lambda dt: (zk.MaxPool2d(2), _img(dt), {}))],
+    "AvgPool2d": [("", lambda dt: (zk.AvgPool2d(2, stride=1), _img(dt), {}))],
+    "Flatten": [("", lambda dt: (zk.Flatten(), _img(dt), {}))],
+    "Unflatten": [("", lambda dt: (zk.Unflatten((2, 2, 3)), _x(dt, cols=12), {}))],
     "FracExp": _fracexp_cases(),
     "FracExpLinear": _fracexp_linear_cases(),
 }
@@ -112,6 +126,11 @@ MACHINE_CASES = {
                     ("step-priority", lambda dt: (zk.GradLearner(
                         _lin(dt), zk.SGD(lr=0.1), lmode=zk.LMode.STEP_PRIORITY), {}))],
     "FALearner": [("", lambda dt: (zk.FALearner(_lin(dt), zk.SGD(lr=0.1), rng=2), {}))],
+    "KPLearner": [("", lambda dt: (zk.KPLearner(_lin(dt), zk.SGD(lr=0.1), rng=2), {}))],
+    "SignSymmetryLearner": [(mode, lambda dt, m=mode: (zk.SignSymmetryLearner(
+        _lin(dt), zk.SGD(lr=0.1), mode=m, rng=2), {})) for mode in ("usf", "brsf", "frsf")],
+    "DRTPLearner": [("", lambda dt: (zk.DRTPLearner(_lin(dt), zk.Tanh(), n_error=D_OUT, rng=3,
+                                                    optimizer=zk.SGD(lr=0.1)), {}))],
     "DFALearner": [("", lambda dt: (zk.DFALearner(_lin(dt), zk.Tanh(), n_error=D_OUT, rng=3,
                                                   optimizer=zk.SGD(lr=0.1)), {}))],
     "TPLearner": [("", lambda dt: (zk.TPLearner(zk.Chain(_lin(dt), zk.Tanh()),
@@ -281,7 +300,7 @@ def test_check_layer_rejects_bad_arguments():
         check_layer(zk.GradLearner(zk.Tanh()))
     with pytest.raises(TypeError, match="x: dtype float32 differs"):
         check_layer(_Scale(), _x(np.float32))
-    with pytest.raises(ValueError, match="x: expected a 2D"):
+    with pytest.raises(ValueError, match=r"x: expected a numpy array \(N, n_in\)"):
         check_layer(_Scale(), np.ones(4))
 
 

@@ -4,7 +4,7 @@ import pytest
 from finite_differences import central_differences
 
 import zenkai_np as zk
-from zenkai_np.framework.machine import State
+from zenkai_np.framework.state import State
 
 
 def conv_loop(x, W, b, stride, padding):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import zenkai_np as zk
-from zenkai_np.framework.machine import State
+from zenkai_np.framework.state import State
 
 
 def conv_pair(make, seed=0):

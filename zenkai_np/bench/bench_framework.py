@@ -209,7 +209,7 @@ def measure_conv(pairs=11, reps=3):
     import time
 
     import zenkai_np as zk
-    from zenkai_np.framework.machine import State
+    from zenkai_np.framework.state import State
     b, hw, (c0, c1, c2), k = CONV["batch"], CONV["size"], CONV["channels"], CONV["k"]
     rng = np.random.default_rng(0)
     l1 = zk.Conv2d(c0, c1, k, padding=k // 2, dtype=np.float32, rng=1)

@@ -31,7 +31,9 @@ import numpy as np
 
 from .containers import Sequential
 from .layers import Layer
-from .machine import LearningMachine, State, check_input, check_target
+from .._validation import check_batch, check_target
+from .machine import LearningMachine
+from .state import State
 
 __all__ = ["AlignmentCallback", "alignment", "angle_between"]
 
@@ -127,7 +129,7 @@ def alignment(net, x, y, *, loss):
         raise TypeError(f"net must be a LearningMachine, got {type(net).__name__}")
     if loss is None or not hasattr(loss, "value_and_grad"):
         raise TypeError(f"loss must be a Loss, got {loss!r}")
-    x = check_input(x, "x", net.dtype)
+    x = check_batch(x, "x", net.dtype)
     y = check_target(y, x.shape[0], "y", net.dtype)
     shadow = copy.deepcopy(net)          # nothing below touches `net`
     leaves = _leaves(shadow)

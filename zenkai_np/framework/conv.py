@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .layers import Layer, _float_dtype
+from .defaults import resolve_dtype
+from .layers import Layer
 
 __all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d", "Unflatten"]
 
@@ -114,7 +115,7 @@ class Conv2d(Layer):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=0,
-                 bias=True, dtype=np.float64, init="glorot", rng=None):
+                 bias=True, dtype=None, init="glorot", rng=None):
         super().__init__()
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
@@ -125,7 +126,7 @@ class Conv2d(Layer):
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)
         self.padding = _pair(padding, "padding", 0)
-        dt = _float_dtype(dtype)
+        dt = resolve_dtype(dtype)
         kh, kw = self.kernel_size
         shape = (self.out_channels, self.in_channels, kh, kw)
         rng = np.random.default_rng(rng)

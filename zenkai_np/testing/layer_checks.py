@@ -30,7 +30,8 @@ def _run(layer, x, gy_rng):
 
 
 def check_layer_shapes_and_dtypes(layer, x, *, rng=None):
-    """``forward`` gives ``(N, n_out)`` in x's dtype; ``vjp_x`` gives x's shape and dtype;
+    """``forward`` gives ``(N, n_out)`` in x's dtype (``(N, ...)`` for a layer whose output
+    is not a matrix, e.g. ``Conv2d``); ``vjp_x`` gives x's shape and dtype;
     ``vjp_params`` gives each parameter's shape and dtype; forward with and without a
     state agree."""
     name = "check_layer_shapes_and_dtypes"
@@ -38,8 +39,12 @@ def check_layer_shapes_and_dtypes(layer, x, *, rng=None):
     rng = np.random.default_rng(rng)
     state, y, gy = _run(layer, x, rng)
     # n_out None: the layer fixes no feature count (e.g. Mean), any width is allowed
-    n_out = layer.n_out if layer.n_out is not None else np.shape(y)[-1]
-    assert_array_shape(name, "forward(x)", y, (x.shape[0], n_out), x.dtype)
+    if np.ndim(y) == 2:
+        n_out = layer.n_out if layer.n_out is not None else np.shape(y)[-1]
+        expected = (x.shape[0], n_out)
+    else:
+        expected = (x.shape[0],) + tuple(np.shape(y)[1:])
+    assert_array_shape(name, "forward(x)", y, expected, x.dtype)
     y_plain = layer.forward(x)
     tol = 64 * float(np.finfo(x.dtype).eps)
     assert_close(name, "forward(x) without a state (against forward(x, state))", y_plain, y,
@@ -159,9 +164,12 @@ def check_layer_forward_population(layer, x, *, rng=None):
            for k, v in layer.params.items()}
     ypop = layer.forward_population(x, pop)
     assert_untouched(name, ps, layer.params, "forward_population: params")
-    n_out = layer.n_out if layer.n_out is not None else ypop.shape[-1]
-    assert_array_shape(name, "forward_population(x, params)", ypop, (2, x.shape[0], n_out),
-                       x.dtype)
+    if ypop.ndim == 3:
+        n_out = layer.n_out if layer.n_out is not None else ypop.shape[-1]
+        expected = (2, x.shape[0], n_out)
+    else:
+        expected = (2, x.shape[0]) + tuple(ypop.shape[2:])
+    assert_array_shape(name, "forward_population(x, params)", ypop, expected, x.dtype)
     tol = 1000 * float(np.finfo(x.dtype).eps)
     for i in range(2):
         for k, v in layer.params.items():
@@ -233,8 +241,8 @@ def check_layer(layer, x=None, *, rng=None, rtol=1e-5, atol=1e-8, eps=1e-6,
         dtypes = [own] if own is not None else list(_FLOATS)
         xs = [_default_input(layer, dt, rng) for dt in dtypes]
     else:
-        if not isinstance(x, np.ndarray) or x.ndim != 2:
-            raise ValueError(f"x: expected a 2D numpy array (N, n_in), got "
+        if not isinstance(x, np.ndarray) or x.ndim < 2:
+            raise ValueError(f"x: expected a numpy array (N, n_in) or (N, C, H, W), got "
                              f"{type(x).__name__} {getattr(x, 'shape', '')}")
         if x.dtype not in _FLOATS:
             raise TypeError(f"x: expected float32 or float64, got {x.dtype}")
