@@ -23,6 +23,7 @@ __all__ = [
     "check_out",
     "output_arrays",
     "check_random_state",
+    "check_interval",
     "is_weak_scalar",
     "result_dtype",
 ]
@@ -138,3 +139,20 @@ def check_random_state(rng) -> np.random.Generator:
         return np.random.default_rng(rng)
     raise TypeError("rng: expected None, an int seed or a numpy.random.Generator, "
                     f"got {type(rng).__name__}")
+
+
+def check_interval(value, name: str, low=-np.inf, high=np.inf, *, low_open=False,
+                   high_open=False) -> float:
+    """A finite real number in the interval [low, high] (open ends on request), as a float.
+
+    TypeError for a non-real (bool included); ValueError naming the argument and
+    the interval for NaN or a value outside it.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    v = float(value)
+    ok = np.isfinite(v) and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+    if not ok:
+        lb, rb = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a value in {lb}{low:g}, {high:g}{rb}, got {value!r}")
+    return v

@@ -1,51 +1,52 @@
-"""Shared machinery of the recurrent learners: readout signal, Adam groups, fit loop.
+"""Sequence training of the recurrent learners: readout signal, Adam groups, ``fit``.
 
-Every learner maps a batch of sequences ``X`` (B, T, I), targets ``Y``
-(B, T, O) and a target-step ``mask`` (T,) to gradients of the model's
-parameters (``gradients``) and applies them with Adam, β = (0.9, 0.98),
-ε = 1e-9, one learning rate per group: ``lr_rnn`` (W_ih, W_hh, b),
-``lr_readout`` (W_out, b_out) and ``lr_synth`` (synthesiser W, b).
+This is the one training entry point for sequence data: ``learner.fit(task,
+n_iter=..., batch_size=...)`` draws ``task.sample(batch_size, rng)`` batches
+(``X`` (B, T, I), ``Y`` (B, T, O), target-step ``mask`` (T,)); ``train_batch``
+and ``gradients`` are its one-batch parts. (``zk.fit`` trains feed-forward
+learning machines on (X, y) arrays; a recurrent learner needs whole sequences
+and a task that samples them, hence its own loop.)
+
+Every learner maps a batch to gradients of the model's parameters and applies
+them with the framework's Adam (:class:`zenkai_np.framework.optim.Adam`),
+β = (0.9, 0.98), ε = 1e-9 as in the BP(λ) authors' code, one learning rate per
+group: ``lr_rnn`` (recurrent weights), ``lr_readout`` (W_out, b_out) and
+``lr_synth`` (synthesiser). A group with learning rate 0 is frozen (not in the
+optimizer). The synthesiser has its own Adam, so that in the online mode its
+step count follows its own updates.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_interval, check_random_state
 from ..framework.machine import LearningMachine, State
-from ._adam import GroupAdam
+from ..framework.optim import Adam
 from .model import check_sequences
 
-__all__ = ["SequenceLearner"]
+__all__ = ["SequenceLearner", "ADAM_BETAS", "ADAM_EPS"]
 
-RNN_KEYS = ("W_ih", "W_hh", "b")
 READOUT_KEYS = ("W_out", "b_out")
-
-
-def _unit_interval(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)):
-        raise TypeError(f"{name}: expected a float, got {type(v).__name__}")
-    if not 0 <= v <= 1:
-        raise ValueError(f"{name}: expected a value in [0, 1], got {v}")
-    return float(v)
+ADAM_BETAS = (0.9, 0.98)
+ADAM_EPS = 1e-9
 
 
 def set_synthesiser_options(learner, gamma, lam, sg_weight, clip):
     """Validate and set the BP(lambda) options shared by the RNN and LSTM learners."""
-    learner.gamma = _unit_interval("gamma", gamma)
-    learner.lam = _unit_interval("lam", lam)
-    if not np.isfinite(sg_weight):
-        raise ValueError(f"sg_weight: expected a finite number, got {sg_weight}")
-    learner.sg_weight = float(sg_weight)
-    if clip is not None and not clip > 0:
-        raise ValueError(f"clip: expected a positive number or None, got {clip}")
+    learner.gamma = check_interval(gamma, "gamma", 0.0, 1.0)
+    learner.lam = check_interval(lam, "lam", 0.0, 1.0)
+    learner.sg_weight = check_interval(sg_weight, "sg_weight")
+    if clip is not None:
+        check_interval(clip, "clip", 0.0, low_open=True)
     learner.clip = clip
 
 
-def _lr(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)):
-        raise TypeError(f"{name}: expected a float, got {type(v).__name__}")
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {v}")
-    return float(v)
+def group_adam(groups):
+    """A framework Adam over ``[(params dict, lr), ...]``, frozen (lr 0) groups left out."""
+    live = [{"params": p, "lr": lr} for p, lr in groups if lr != 0 and p]
+    if not live:
+        return None
+    return Adam(live, beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1], eps=ADAM_EPS)
 
 
 class SequenceLearner:
@@ -71,15 +72,21 @@ class SequenceLearner:
         if readout is not None and not isinstance(readout, LearningMachine):
             raise TypeError(f"readout: expected a LearningMachine, got {type(readout).__name__}")
         self.readout = readout
-        lrs = {k: _lr("lr_rnn", lr_rnn) for k in model.rnn_keys}
-        lrs.update({k: _lr("lr_readout", lr_readout) for k in READOUT_KEYS})
-        params = {k: model.params[k] for k in lrs}
+        lr_rnn = check_interval(lr_rnn, "lr_rnn", 0.0)
+        lr_readout = check_interval(lr_readout, "lr_readout", 0.0)
+        lr_synth = check_interval(lr_synth, "lr_synth", 0.0)
+        rnn = {k: model.params[k] for k in model.rnn_keys}
+        out = {k: model.params[k] for k in READOUT_KEYS}
+        params = {**rnn, **out}
+        synth = {}
         if self.uses_synthesiser:
-            for k, v in self.synth.params.items():
-                params["synth_" + k] = v
-                lrs["synth_" + k] = _lr("lr_synth", lr_synth)
+            synth = {"synth_" + k: v for k, v in self.synth.params.items()}
+            params.update(synth)
         self.params = params
-        self.optimizer = GroupAdam(params, lrs)
+        # the machine readout learns by its own rule: its built-in weights stay out
+        self.optimizer = group_adam([(rnn, lr_rnn),
+                                     (out if readout is None else {}, lr_readout)])
+        self.synth_optimizer = group_adam([(synth, lr_synth)])
         self.loss_curve_ = []
 
     # -- readout ---------------------------------------------------------------
@@ -105,10 +112,13 @@ class SequenceLearner:
         return {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def apply(self, grads):
-        """One Adam step of every group (and the machine readout's own step)."""
-        self.optimizer.step({k: g for k, g in grads.items()
-                             if k in self.params and (self.readout is None
-                                                      or k not in READOUT_KEYS)})
+        """One Adam step of every group in ``grads`` (and the machine readout's own step)."""
+        model = {k: g for k, g in grads.items() if not k.startswith("synth_")}
+        synth = {k: g for k, g in grads.items() if k.startswith("synth_")}
+        if self.optimizer is not None and model:
+            self.optimizer.step(model)
+        if self.synth_optimizer is not None and synth:
+            self.synth_optimizer.step(synth)
         pending = getattr(self, "_readout_pending", None)
         if self.readout is not None and pending is not None:
             self.readout.step(*pending)
@@ -133,7 +143,6 @@ class SequenceLearner:
 
     def fit(self, task, *, n_iter=100, batch_size=10, rng=None, callback=None):
         """Train on ``task.sample(batch_size, rng)`` batches for ``n_iter`` iterations."""
-        from .._validation import check_random_state
         rng = check_random_state(rng)
         for it in range(int(n_iter)):
             X, Y, mask = task.sample(batch_size, rng, dtype=self.dtype)
