@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._sequence_training import SequenceLearner
-from .synthesiser import LinearSynthesiser
+from .synthesiser_mlp import check_synthesiser
 
 __all__ = ["TruncatedBPTTRNN", "DNIRNN", "windows"]
 
@@ -88,8 +88,8 @@ class DNIRNN(TruncatedBPTTRNN):
     uses_synthesiser = True
 
     def __init__(self, model, *, truncation=1, sg_weight=1.0, sg_last_window=True,
-                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, readout=None):
-        self.synth = LinearSynthesiser(model.n_hidden, model.n_hidden, model.dtype)
+                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, readout=None, synthesiser=None):
+        self.synth = check_synthesiser(synthesiser, model.n_hidden, model.dtype)
         self.sg_weight = float(sg_weight)
         if not isinstance(sg_last_window, bool):
             raise TypeError(f"sg_last_window: expected a bool, got {type(sg_last_window).__name__}")
@@ -109,7 +109,6 @@ class DNIRNN(TruncatedBPTTRNN):
             dh_end = zero if final else self.sg_weight * self.synth.predict(hs[e])
             arriving = self._backward_window(X, hs, a, l, s, e, dh_end, grads)
             if s >= 1:  # regress g(h_{s-1}) on the gradient arriving there
-                sg = self.synth.regression_grads(hs[s], arriving)
-                grads["synth_W"] += sg["W"]
-                grads["synth_b"] += sg["b"]
+                for k, v in self.synth.regression_grads(hs[s], arriving).items():
+                    grads["synth_" + k] += v
         return grads, {"mse": mse}

@@ -23,9 +23,30 @@ from .._threads import resolve_n_threads
 from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm
+from .synthesiser_mlp import DenseTrace, check_synthesiser
 from .traces import EligibilityTrace, raise_if_diverged
 
 __all__ = ["BPLambdaRNN"]
+
+
+def dense_trace_sequence(learner, Hs, As, Delta):
+    """Synthesiser gradients ``−Σ_k clip₁(mean_b δ_k E_k)`` with a dense trace (any g).
+
+    Hs (T−1, B, H) the states read, As (T, B, H) f' or None (linear), Delta (T−1, B, H).
+    """
+    synth, W_hhT = learner.synth, learner.model.params["W_hh"].T
+    n, B, H = Hs.shape
+    trace = DenseTrace(H, B, synth.n_params, learner.dtype)
+    decay = learner.gamma * learner.lam
+    out = {k: np.zeros_like(v) for k, v in synth.params.items()}
+    for k in range(n):
+        J = np.broadcast_to(W_hhT, (B, H, H)) if As is None else As[k][:, :, None] * W_hhT
+        d = trace.step(synth.jacobian_params(Hs[k]), J, decay, Delta[k], 1.0 / B)
+        if not np.isfinite(d).all():
+            raise_if_diverged(k + 1)
+        for name, v in synth.unflatten(d).items():
+            out[name] -= clip_unit_norm(v, learner.clip)
+    return out
 
 
 class BPLambdaRNN(SequenceLearner):
@@ -49,14 +70,18 @@ class BPLambdaRNN(SequenceLearner):
         The trace step: the fused C++ kernel, or its best plain-NumPy
         formulation (``_reference.trace_step_numpy``; for tests and benchmarks).
 
-    Attributes: ``synth`` (LinearSynthesiser, S = D = H), ``loss_curve_``.
+    synthesiser : LinearSynthesiser or MLPSynthesiser, optional
+        Default: a zero linear one (S = D = H, compiled traces). An MLP uses the
+        dense NumPy trace (``dense_trace_sequence``; ``update="sequence"`` only).
+
+    Attributes: ``synth``, ``loss_curve_``.
     """
 
     uses_synthesiser = True
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0,
                  update="sequence", lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4,
-                 readout=None, n_threads=None, backend="compiled"):
+                 readout=None, n_threads=None, backend="compiled", synthesiser=None):
         if backend not in ("compiled", "numpy"):
             raise ValueError(f"backend: expected 'compiled' or 'numpy', got {backend!r}")
         self.backend = backend
@@ -66,7 +91,10 @@ class BPLambdaRNN(SequenceLearner):
         self.update = update
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden
-        self.synth = LinearSynthesiser(H, H, model.dtype)
+        self.synth = check_synthesiser(synthesiser, H, model.dtype)
+        self.dense = not isinstance(self.synth, LinearSynthesiser)
+        if self.dense and update != "sequence":
+            raise ValueError("update: a non-linear synthesiser needs update='sequence'")
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
                          readout=readout)
         self._trace = None
@@ -89,7 +117,7 @@ class BPLambdaRNN(SequenceLearner):
         no GIL). ``update="step"`` (and ``_stepwise = True``, for tests) runs
         the step-by-step schedule of the module docstring.
         """
-        if self.update == "step" or self._stepwise:
+        if (self.update == "step" or self._stepwise) and not self.dense:
             return self._pass_stepwise(X, Y, mask, g_override=g_override, record=record)
         return self._pass_sequence(X, Y, mask, g_override=g_override, record=record)
 
@@ -125,7 +153,7 @@ class BPLambdaRNN(SequenceLearner):
         if g_override is not None:
             G = np.array(g_override, dtype=dt, copy=True).reshape(T, B, H)
         else:
-            G = Hs @ synth.params["W"] + synth.params["b"]
+            G = synth.predict(Hs)
         G[T - 1] = 0
         if T >= 2:
             # delta_{t-1} = (l_t + gamma g_t) J_t - g_{t-1}, J_t = diag(f'_t) W_hh^T
@@ -137,9 +165,13 @@ class BPLambdaRNN(SequenceLearner):
             U = np.empty((T - 1, B, H + 1), dt)
             U[:, :, :H] = Hs[:-1]
             U[:, :, H] = 1
-            acc = self._trace_sequence(U, Delta, None if linear else As[:-1], p["W_hh"])
-            grads["synth_W"] += acc[:, :H].T
-            grads["synth_b"] += acc[:, H]
+            if self.dense:
+                for k, v in dense_trace_sequence(self, Hs[:-1], As, Delta).items():
+                    grads["synth_" + k] += v
+            else:
+                acc = self._trace_sequence(U, Delta, None if linear else As[:-1], p["W_hh"])
+                grads["synth_W"] += acc[:, :H].T
+                grads["synth_b"] += acc[:, H]
         # the RNN's one-step rule: q_t = LS_t (* f'_t), summed over t and b
         sgw = dt.type(self.sg_weight)
         LS = L + sgw * G if self.sg_weight != 0 else L
