@@ -1,0 +1,27 @@
+"""The registry of experiment blocks: name -> run(mode, seeds, rows_path, log, overrides)."""
+from __future__ import annotations
+
+from ._common import RowSink
+from . import fig2, patterns4, table2
+
+
+def _block(run, configs, sources):
+    def block(mode, seeds, rows_path, log, overrides=None):
+        cfg = dict(configs[mode])
+        cfg.update({k: v for k, v in (overrides or {}).items() if k in cfg})
+        n_seeds = seeds or cfg["seeds"]
+        sink = RowSink(rows_path)
+        run(cfg, n_seeds, sink, log)
+        settings = {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
+        settings["seeds"] = n_seeds
+        settings["sources"] = sources
+        return sink.rows, settings
+    return block
+
+
+BLOCKS = {
+    "fig2": _block(fig2.run_fig2, fig2.FIG2, fig2.SOURCES),
+    "fig3": _block(fig2.run_fig3, fig2.FIG3, fig2.SOURCES),
+    "table2": _block(table2.run_table2, table2.TABLE2, table2.SOURCES),
+    "patterns4": _block(patterns4.run_patterns4, patterns4.PATTERNS4, patterns4.SOURCES),
+}
