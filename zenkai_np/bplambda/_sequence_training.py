@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_interval, check_random_state
+from ..framework.layers import Sigmoid
 from ..framework.machine import LearningMachine, State
 from ..framework.optim import Adam
 from .model import check_sequences
@@ -27,8 +28,10 @@ from .model import check_sequences
 __all__ = ["SequenceLearner", "ADAM_BETAS", "ADAM_EPS"]
 
 READOUT_KEYS = ("W_out", "b_out")
+LOSSES = ("mse", "softmax", "bce")
 ADAM_BETAS = (0.9, 0.98)
 ADAM_EPS = 1e-9
+_SIGMOID = Sigmoid()
 
 
 def set_synthesiser_options(learner, gamma, lam, sg_weight, clip):
@@ -65,6 +68,20 @@ class SequenceLearner:
     """
 
     uses_synthesiser = False
+    _loss = "mse"
+
+    @property
+    def loss(self) -> str:
+        """The built-in readout's loss: 'mse' (default; ``e = (ŷ − y)/B``), 'softmax'
+        (cross-entropy on one-hot y; ``e = (softmax(ŷ) − y)/B``) or 'bce' (sigmoid
+        binary cross-entropy, mean over outputs; ``e = (σ(ŷ) − y)/(B·O)``)."""
+        return self._loss
+
+    @loss.setter
+    def loss(self, value):
+        if value not in LOSSES:
+            raise ValueError(f"loss: expected one of {LOSSES}, got {value!r}")
+        self._loss = value
 
     def __init__(self, model, *, lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, readout=None):
         self.model = model
@@ -95,7 +112,14 @@ class SequenceLearner:
         if self.readout is None:
             p = self.model.params
             yhat = h @ p["W_out"] + p["b_out"]
-            e = (yhat - y) / B
+            if self._loss == "mse":
+                e = (yhat - y) / B
+            elif self._loss == "softmax":
+                z = yhat - yhat.max(axis=1, keepdims=True)
+                np.exp(z, out=z)
+                e = (z / z.sum(axis=1, keepdims=True) - y) / B
+            else:
+                e = (_SIGMOID.forward(yhat) - y) / (B * y.shape[1])
             grads["W_out"] += h.T @ e
             grads["b_out"] += e.sum(axis=0)
             return yhat, e @ p["W_out"].T
@@ -151,8 +175,16 @@ class SequenceLearner:
                 callback(self, it, mse)
         return self
 
-    @staticmethod
-    def _mse(yhats, Ys):
+    def _mse(self, yhats, Ys):
+        """The batch loss before the update (MSE, cross-entropy or BCE in nats)."""
         if not yhats:
             return float("nan")
-        return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(yhats, Ys)]))
+        if self._loss == "mse":
+            return float(np.mean([np.mean((a - b) ** 2) for a, b in zip(yhats, Ys)]))
+        if self._loss == "softmax":
+            return float(np.mean([-np.sum(y * (a - a.max(1, keepdims=True) - np.log(np.exp(
+                a - a.max(1, keepdims=True)).sum(1, keepdims=True))), 1).mean()
+                for a, y in zip(yhats, Ys)]))
+        # BCE with logits, stable: max(a, 0) − a y + log(1 + exp(−|a|))
+        return float(np.mean([np.mean(np.maximum(a, 0) - a * y + np.log1p(np.exp(-np.abs(a))))
+                              for a, y in zip(yhats, Ys)]))
