@@ -57,3 +57,12 @@ def test_cli_rejects_bad_arguments():
     for argv in (["--only", "nope"], ["--seeds", "0"], ["--T", "1"], ["--T", "x"]):
         with pytest.raises(SystemExit):
             main(argv, log=lambda *a: None)
+
+
+def test_lstm_blocks_schema(quick):
+    for r in quick["seqdigits"]:
+        assert {"mode", "method", "n", "lam", "seed", "test_acc", "best_epoch"} <= set(r)
+        assert r["mode"] in ("row", "pixel") and 0 <= r["test_acc"] <= 1
+    for r in quick["copyrepeat"]:
+        assert {"method", "n", "lam", "seed", "level_N", "level_R", "iterations"} <= set(r)
+        assert 1 <= r["level_R"] <= r["level_N"]

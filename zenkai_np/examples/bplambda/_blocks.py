@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ._common import RowSink
-from . import fig2, patterns4, table2
+from . import fig2, lstm_blocks, patterns4, table2
 
 
 def _block(run, configs, sources):
@@ -23,5 +23,9 @@ BLOCKS = {
     "fig2": _block(fig2.run_fig2, fig2.FIG2, fig2.SOURCES),
     "fig3": _block(fig2.run_fig3, fig2.FIG3, fig2.SOURCES),
     "table2": _block(table2.run_table2, table2.TABLE2, table2.SOURCES),
+    "seqdigits": _block(lstm_blocks.run_seqdigits, lstm_blocks.SEQDIGITS,
+                        lstm_blocks.SOURCES_DIGITS),
+    "copyrepeat": _block(lstm_blocks.run_copyrepeat, lstm_blocks.COPYREPEAT,
+                         lstm_blocks.SOURCES_COPY),
     "patterns4": _block(patterns4.run_patterns4, patterns4.PATTERNS4, patterns4.SOURCES),
 }
