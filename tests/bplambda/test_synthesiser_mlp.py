@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 from finite_differences import central_differences
 
-from zenkai_np.bplambda import (DNIRNN, BPLambdaRNN, MLPSynthesiser, VanillaRNN,
-                                lambda_targets)
+from zenkai_np.bplambda import (
+    DNIRNN,
+    BPLambdaRNN,
+    MLPSynthesiser,
+    VanillaRNN,
+    lambda_targets,
+)
 
 
 def _synth(rng, D=4, S=4, K=5):

@@ -15,7 +15,7 @@ from ._sequence_training import SequenceLearner
 from .baselines import windows
 from .synthesiser import LinearSynthesiser
 
-__all__ = ["TruncatedBPTTLSTM", "DNILSTM"]
+__all__ = ["DNILSTM", "TruncatedBPTTLSTM"]
 
 
 class TruncatedBPTTLSTM(SequenceLearner):

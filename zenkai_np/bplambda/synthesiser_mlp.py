@@ -16,7 +16,7 @@ import numpy as np
 from .._validation import check_random_state
 from .synthesiser import LinearSynthesiser
 
-__all__ = ["MLPSynthesiser", "DenseTrace", "check_synthesiser"]
+__all__ = ["DenseTrace", "MLPSynthesiser", "check_synthesiser"]
 
 
 class MLPSynthesiser:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._validation import check_random_state
 
-__all__ = ["LineDrawTask", "authors_patterns", "circle_points", "check_seq_len"]
+__all__ = ["LineDrawTask", "authors_patterns", "check_seq_len", "circle_points"]
 
 
 def check_seq_len(seq_len, name="seq_len"):

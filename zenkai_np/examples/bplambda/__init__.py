@@ -20,7 +20,7 @@ from zenkai_np.bplambda import limit_blas_threads
 
 from ._blocks import BLOCKS
 
-__all__ = ["main", "BLOCKS"]
+__all__ = ["BLOCKS", "main"]
 
 
 def _parse(argv):

@@ -1,8 +1,8 @@
 """The registry of experiment blocks: name -> run(mode, seeds, rows_path, log, overrides)."""
 from __future__ import annotations
 
-from ._common import RowSink
 from . import fig2, lstm_blocks, patterns4, table2
+from ._common import RowSink
 
 
 def _block(run, configs, sources):

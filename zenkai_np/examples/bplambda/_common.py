@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from zenkai_np.bplambda import (DNIRNN, BPLambdaRNN, TruncatedBPTTRNN, future_gradients)
+from zenkai_np.bplambda import DNIRNN, BPLambdaRNN, TruncatedBPTTRNN, future_gradients
 
 H = 30
 DIVERGED = 1e3   # a loss above this (targets lie on the unit circle) counts as diverged

@@ -9,7 +9,7 @@ from ._common import mean_sem, median_spread
 
 
 def _grid(rows, key, Ts, lams, lr):
-    out = [f"| T | " + " | ".join(f"λ={lam:g}" for lam in lams) + " |",
+    out = ["| T | " + " | ".join(f"λ={lam:g}" for lam in lams) + " |",
            "|---|" + "---|" * len(lams)]
     for T in Ts:
         cells = []
