@@ -27,12 +27,12 @@ __all__ = [
     "check_batch",
     "check_choice",
     "check_int",
-    "check_interval",
     "check_target",
     "check_finite",
     "check_out",
     "output_arrays",
     "check_random_state",
+    "check_interval",
     "is_weak_scalar",
     "result_dtype",
 ]
@@ -150,6 +150,25 @@ def check_random_state(rng) -> np.random.Generator:
                     f"got {type(rng).__name__}")
 
 
+def check_interval(value, name: str, low=-np.inf, high=np.inf, *, low_open=False,
+                   high_open=False) -> float:
+    """A finite real number in the interval [low, high] (open ends on request), as a float.
+
+    TypeError for a non-real (bool included); ValueError naming the argument and
+    the interval for NaN or a value outside it.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    v = float(value)
+    ok = (np.isfinite(v) and (v > low if low_open else v >= low)
+          and (v < high if high_open else v <= high))
+    if not ok:
+        lb, rb = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a value in {lb}{low:g}, {high:g}{rb}, "
+                         f"got {value!r}")
+    return v
+
+
 def check_int(value, name: str, *, low=None, high=None) -> int:
     """``value`` as an int in ``[low, high]`` (either bound optional); bool is refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -158,26 +177,6 @@ def check_int(value, name: str, *, low=None, high=None) -> int:
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{name}: expected an int in {_interval(low, high, True, True)}, "
                          f"got {value}")
-    return value
-
-
-def check_interval(value, name: str, low=None, high=None, *, closed=(True, True)) -> float:
-    """``value`` as a finite float inside the interval ``low..high``.
-
-    ``closed`` says whether each end belongs to the interval; a bound of None
-    is unbounded.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    value = float(value)
-    ok = np.isfinite(value)
-    if ok and low is not None:
-        ok = value >= low if closed[0] else value > low
-    if ok and high is not None:
-        ok = value <= high if closed[1] else value < high
-    if not ok:
-        raise ValueError(f"{name}: expected a number in "
-                         f"{_interval(low, high, *closed)}, got {value}")
     return value
 
 

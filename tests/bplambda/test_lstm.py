@@ -102,3 +102,34 @@ def test_lstm_float32():
     grads, info = BPLambdaLSTM(model).gradients(X, Y)
     assert all(v.dtype == np.float32 for v in grads.values())
     assert np.isfinite(info["mse"])
+
+
+@pytest.mark.parametrize("loss", ["mse", "softmax", "bce"])
+def test_lstm_bptt_baseline_and_losses_match_finite_differences(loss):
+    from finite_differences import central_differences
+
+    from zenkai_np.bplambda.lstm_baselines import TruncatedBPTTLSTM
+    rng = np.random.default_rng(7)
+    B, T, I, H, O = 2, 4, 3, 3, 3
+    model = LSTM(I, H, O, rng=1)
+    X = rng.standard_normal((B, T, I))
+    Y = np.eye(O)[rng.integers(0, O, (B, T))] if loss != "mse" else rng.standard_normal((B, T, O))
+    mask = np.array([False, True, False, True])
+    L = TruncatedBPTTLSTM(model)
+    L.loss = loss
+    grads, info = L.gradients(X, Y, mask)
+
+    def total():
+        a = model.predict(X)[:, mask]
+        y = Y[:, mask]
+        if loss == "mse":
+            return np.sum((a - y) ** 2) / (2 * B)
+        if loss == "softmax":
+            z = a - a.max(-1, keepdims=True)
+            return -np.sum(y * (z - np.log(np.exp(z).sum(-1, keepdims=True)))) / B
+        return np.sum(np.maximum(a, 0) - a * y + np.log1p(np.exp(-np.abs(a)))) / (B * O)
+    for k in ("W_x", "W_h", "b", "W_out", "b_out"):
+        np.testing.assert_allclose(grads[k], central_differences(total, model.params[k]),
+                                   rtol=1e-6, atol=1e-8, err_msg=k)
+    with pytest.raises(ValueError, match="loss"):
+        L.loss = "hinge"

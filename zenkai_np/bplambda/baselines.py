@@ -4,8 +4,10 @@ Windows (as in the authors' code): for truncation n the sequence is cut into
 a remainder window of ``T mod n`` steps first, then full windows of n steps.
 Gradients do not flow across a window start; one Adam step per sequence.
 
-DNI / "BPTT+SG"(n) (Jaderberg et al. 2017): at the end of every window but the
-last, ``sg_weight · g(h_end)`` is injected into the window's backward pass;
+DNI / "BPTT+SG"(n) (Jaderberg et al. 2017): at the end of every window,
+``sg_weight · g(h_end)`` is injected into the window's backward pass (the
+last window included, as in the authors' code; ``sg_last_window=False`` puts
+0 there instead, the variant this package used before);
 the gradient that then arrives at the state entering the window,
 ``h_{start−1}``, is the regression target of ``g(h_{start−1})`` (MSE, batch
 mean). The synthesiser is linear and zero-initialised.
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._learner import SequenceLearner
-from .synthesiser import LinearSynthesiser
+from ._sequence_training import SequenceLearner
+from .synthesiser_mlp import check_synthesiser
 
 __all__ = ["TruncatedBPTTRNN", "DNIRNN", "windows"]
 
@@ -85,10 +87,13 @@ class DNIRNN(TruncatedBPTTRNN):
 
     uses_synthesiser = True
 
-    def __init__(self, model, *, truncation=1, sg_weight=1.0, lr_rnn=1e-3, lr_readout=1e-3,
-                 lr_synth=1e-4, readout=None):
-        self.synth = LinearSynthesiser(model.n_hidden, model.n_hidden, model.dtype)
+    def __init__(self, model, *, truncation=1, sg_weight=1.0, sg_last_window=True,
+                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, readout=None, synthesiser=None):
+        self.synth = check_synthesiser(synthesiser, model.n_hidden, model.dtype)
         self.sg_weight = float(sg_weight)
+        if not isinstance(sg_last_window, bool):
+            raise TypeError(f"sg_last_window: expected a bool, got {type(sg_last_window).__name__}")
+        self.sg_last_window = sg_last_window
         SequenceLearner.__init__(self, model, lr_rnn=lr_rnn, lr_readout=lr_readout,
                                  lr_synth=lr_synth, readout=readout)
         windows(int(truncation) + 1, truncation)
@@ -100,11 +105,10 @@ class DNIRNN(TruncatedBPTTRNN):
         wins = windows(X.shape[1], self.truncation)
         zero = np.zeros_like(hs[0])
         for k, (s, e) in enumerate(wins):
-            final = k == len(wins) - 1
+            final = k == len(wins) - 1 and not self.sg_last_window
             dh_end = zero if final else self.sg_weight * self.synth.predict(hs[e])
             arriving = self._backward_window(X, hs, a, l, s, e, dh_end, grads)
             if s >= 1:  # regress g(h_{s-1}) on the gradient arriving there
-                sg = self.synth.regression_grads(hs[s], arriving)
-                grads["synth_W"] += sg["W"]
-                grads["synth_b"] += sg["b"]
+                for k, v in self.synth.regression_grads(hs[s], arriving).items():
+                    grads["synth_" + k] += v
         return grads, {"mse": mse}

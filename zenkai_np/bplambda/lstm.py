@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _bplambda
 from .._threads import resolve_n_threads
-from ._learner import SequenceLearner, set_synthesiser_options
+from ..framework.layers import Sigmoid
+from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import uniform_initialiser
 from .synthesiser import LinearSynthesiser, clip_unit_norm
+from .traces import EligibilityTrace, raise_if_diverged
 
 __all__ = ["LSTM", "BPLambdaLSTM"]
 
-
-def _sig(z):
-    return 1 / (1 + np.exp(-z))
+_sig = Sigmoid().forward     # the framework's overflow-free sigmoid
 
 
 class LSTM:
@@ -122,10 +121,10 @@ class BPLambdaLSTM(SequenceLearner):
         B, T, _ = X.shape
         H = model.n_hidden
         S = 2 * H
-        E = np.zeros((S, B, S, S + 1), dt)
-        dtheta = np.empty((S, S + 1), dt)
+        if getattr(self, "_trace", None) is None or self._trace.shape[1] != B:
+            self._trace = EligibilityTrace(S, B, S + 1, dt)
+        trace = self._trace.reset()
         u = np.ones((B, S + 1), dt)
-        empty = np.empty(0, dt)
         gamma, sgw = dt.type(self.gamma), dt.type(self.sg_weight)
         grads = self._zero_grads()
         zeros = np.zeros((B, S), dt)
@@ -151,11 +150,11 @@ class BPLambdaLSTM(SequenceLearner):
             if t >= 1:
                 delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
                 u[:, :S] = s_prev
-                _bplambda.trace_step(E, empty, empty, empty, J_prev, self.gamma * self.lam, u,
-                                   np.ascontiguousarray(delta), 1.0 / B, dtheta,
-                                   self.n_threads)
+                dtheta = trace.step_unchecked(u, np.ascontiguousarray(delta), J=J_prev,
+                                              decay=self.gamma * self.lam, scale=1.0 / B,
+                                              n_threads=self.n_threads)
                 if not np.isfinite(dtheta).all():
-                    raise FloatingPointError(f"BP(lambda) trace diverged at step {t}")
+                    raise_if_diverged(t)
                 sg = synth.grads_from_theta(dtheta)
                 grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
                 grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_random_state
+from ..framework.layers import Sigmoid
 
 __all__ = ["VanillaRNN", "ACTIVATIONS", "check_sequences"]
 
 ACTIVATIONS = ("identity", "tanh", "relu", "sigmoid")
+_SIGMOID = Sigmoid()
 
 
 def _act(name, c):
@@ -28,7 +30,7 @@ def _act(name, c):
         return h, 1 - h * h
     if name == "relu":
         return np.maximum(c, 0), (c > 0).astype(c.dtype)
-    h = 1 / (1 + np.exp(-c))
+    h = _SIGMOID.forward(c)    # the framework's overflow-free sigmoid
     return h, h * (1 - h)
 
 

@@ -19,17 +19,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _bplambda
 from .._threads import resolve_n_threads
-from ._learner import SequenceLearner, set_synthesiser_options
-from ._reference import trace_step_numpy
+from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm
+from .synthesiser_mlp import DenseTrace, check_synthesiser
+from .traces import EligibilityTrace, raise_if_diverged
 
 __all__ = ["BPLambdaRNN"]
 
-_EMPTY = {np.dtype(np.float32): np.empty(0, np.float32),
-          np.dtype(np.float64): np.empty(0, np.float64)}
+
+def dense_trace_sequence(learner, Hs, As, Delta):
+    """Synthesiser gradients ``−Σ_k clip₁(mean_b δ_k E_k)`` with a dense trace (any g).
+
+    Hs (T−1, B, H) the states read, As (T, B, H) f' or None (linear), Delta (T−1, B, H).
+    """
+    synth, W_hhT = learner.synth, learner.model.params["W_hh"].T
+    n, B, H = Hs.shape
+    trace = DenseTrace(H, B, synth.n_params, learner.dtype)
+    decay = learner.gamma * learner.lam
+    out = {k: np.zeros_like(v) for k, v in synth.params.items()}
+    for k in range(n):
+        J = np.broadcast_to(W_hhT, (B, H, H)) if As is None else As[k][:, :, None] * W_hhT
+        d = trace.step(synth.jacobian_params(Hs[k]), J, decay, Delta[k], 1.0 / B)
+        if not np.isfinite(d).all():
+            raise_if_diverged(k + 1)
+        for name, v in synth.unflatten(d).items():
+            out[name] -= clip_unit_norm(v, learner.clip)
+    return out
 
 
 class BPLambdaRNN(SequenceLearner):
@@ -53,14 +70,18 @@ class BPLambdaRNN(SequenceLearner):
         The trace step: the fused C++ kernel, or its best plain-NumPy
         formulation (``_reference.trace_step_numpy``; for tests and benchmarks).
 
-    Attributes: ``synth`` (LinearSynthesiser, S = D = H), ``loss_curve_``.
+    synthesiser : LinearSynthesiser or MLPSynthesiser, optional
+        Default: a zero linear one (S = D = H, compiled traces). An MLP uses the
+        dense NumPy trace (``dense_trace_sequence``; ``update="sequence"`` only).
+
+    Attributes: ``synth``, ``loss_curve_``.
     """
 
     uses_synthesiser = True
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0,
                  update="sequence", lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4,
-                 readout=None, n_threads=None, backend="compiled"):
+                 readout=None, n_threads=None, backend="compiled", synthesiser=None):
         if backend not in ("compiled", "numpy"):
             raise ValueError(f"backend: expected 'compiled' or 'numpy', got {backend!r}")
         self.backend = backend
@@ -70,22 +91,21 @@ class BPLambdaRNN(SequenceLearner):
         self.update = update
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden
-        self.synth = LinearSynthesiser(H, H, model.dtype)
+        self.synth = check_synthesiser(synthesiser, H, model.dtype)
+        self.dense = not isinstance(self.synth, LinearSynthesiser)
+        if self.dense and update != "sequence":
+            raise ValueError("update: a non-linear synthesiser needs update='sequence'")
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
                          readout=readout)
         self._trace = None
         self._stepwise = False  # tests: force the step-by-step schedule in "sequence" mode
 
-    def _trace_buffers(self, B, zero=True):
-        """Two alternating trace buffers (H+1, B, H, H+1), the current one zeroed (if zero)."""
+    def _trace_for(self, B):
+        """The eligibility trace (H, B, H, H+1) for batch size B, double-buffered."""
         H = self.model.n_hidden
-        shape = (H + 1, B, H, H + 1)  # one spare row: the GEMM also does the contraction
-        if self._trace is None or self._trace[0].shape != shape:
-            self._trace = [np.zeros(shape, self.dtype), np.zeros(shape, self.dtype)]
-            self._dtheta = np.empty((H, H + 1), self.dtype)
+        if self._trace is None or self._trace.shape[1] != B:
+            self._trace = EligibilityTrace(H, B, H + 1, self.dtype, double_buffer=True)
             self._u = np.ones((B, H + 1), self.dtype)
-        elif zero:
-            self._trace[0].fill(0)  # reset per sequence: E_{-1} = 0
         return self._trace
 
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
@@ -97,7 +117,7 @@ class BPLambdaRNN(SequenceLearner):
         no GIL). ``update="step"`` (and ``_stepwise = True``, for tests) runs
         the step-by-step schedule of the module docstring.
         """
-        if self.update == "step" or self._stepwise:
+        if (self.update == "step" or self._stepwise) and not self.dense:
             return self._pass_stepwise(X, Y, mask, g_override=g_override, record=record)
         return self._pass_sequence(X, Y, mask, g_override=g_override, record=record)
 
@@ -133,7 +153,7 @@ class BPLambdaRNN(SequenceLearner):
         if g_override is not None:
             G = np.array(g_override, dtype=dt, copy=True).reshape(T, B, H)
         else:
-            G = Hs @ synth.params["W"] + synth.params["b"]
+            G = synth.predict(Hs)
         G[T - 1] = 0
         if T >= 2:
             # delta_{t-1} = (l_t + gamma g_t) J_t - g_{t-1}, J_t = diag(f'_t) W_hh^T
@@ -145,9 +165,13 @@ class BPLambdaRNN(SequenceLearner):
             U = np.empty((T - 1, B, H + 1), dt)
             U[:, :, :H] = Hs[:-1]
             U[:, :, H] = 1
-            acc = self._trace_sequence(U, Delta, None if linear else As[:-1], p["W_hh"])
-            grads["synth_W"] += acc[:, :H].T
-            grads["synth_b"] += acc[:, H]
+            if self.dense:
+                for k, v in dense_trace_sequence(self, Hs[:-1], As, Delta).items():
+                    grads["synth_" + k] += v
+            else:
+                acc = self._trace_sequence(U, Delta, None if linear else As[:-1], p["W_hh"])
+                grads["synth_W"] += acc[:, :H].T
+                grads["synth_b"] += acc[:, H]
         # the RNN's one-step rule: q_t = LS_t (* f'_t), summed over t and b
         sgw = dt.type(self.sg_weight)
         LS = L + sgw * G if self.sg_weight != 0 else L
@@ -169,34 +193,25 @@ class BPLambdaRNN(SequenceLearner):
         H = P - 1
         dt = self.dtype
         decay = self.gamma * self.lam
-        bufs = self._trace_buffers(B, zero=False)  # step 0 never reads the trace
+        trace = self._trace_for(B)
         W_hhT = np.ascontiguousarray(W_hh.T)
         acc = np.empty((H, P), dt)
         clip = 0.0 if self.clip is None else float(self.clip)
         if self.backend == "compiled":
-            Am = _EMPTY[dt] if A is None else np.ascontiguousarray(A)
-            bad = _bplambda.trace_sequence(bufs[0], bufs[1], W_hhT, Am, decay, U,
-                                         np.ascontiguousarray(Delta), 1.0 / B, clip, acc,
-                                         self.n_threads)
-        else:
-            bad = -1
-            acc.fill(0)
-            dtheta = self._dtheta
-            bufs[0][:H].fill(0)
-            for k in range(n):
-                src, dst = bufs[k % 2][:H], bufs[1 - k % 2][:H]
-                trace_step_numpy(src, dst, W_hhT, None if A is None else A[k], decay, U[k],
-                                 Delta[k], 1.0 / B, dtheta)
-                if not np.isfinite(dtheta).all():
-                    bad = k
-                    break
-                acc[:, :H] -= clip_unit_norm(dtheta[:, :H], self.clip)
-                acc[:, H] -= clip_unit_norm(dtheta[:, H], self.clip)
-        if bad >= 0:
-            raise FloatingPointError(
-                f"BP(lambda) trace diverged at step {bad + 1} (non-finite update): "
-                "the state Jacobian scaled by gamma*lam has norm >= 1; lower "
-                "gamma*lam or the recurrent weights")
+            bad = trace.sequence_unchecked(W_hhT, None if A is None else np.ascontiguousarray(A),
+                                           decay, U, np.ascontiguousarray(Delta), 1.0 / B,
+                                           clip, acc, self.n_threads)
+            raise_if_diverged(bad if bad < 0 else bad + 1)
+            return acc
+        acc.fill(0)
+        trace.reset()
+        for k in range(n):
+            dtheta = trace.step_numpy(U[k], Delta[k], W=W_hhT, a=None if A is None else A[k],
+                                      decay=decay, scale=1.0 / B)
+            if not np.isfinite(dtheta).all():
+                raise_if_diverged(k + 1)
+            acc[:, :H] -= clip_unit_norm(dtheta[:, :H], self.clip)
+            acc[:, H] -= clip_unit_norm(dtheta[:, H], self.clip)
         return acc
 
     def _pass_stepwise(self, X, Y, mask, *, g_override=None, record=False):
@@ -206,10 +221,8 @@ class BPLambdaRNN(SequenceLearner):
         dt = self.dtype
         B, T, _ = X.shape
         H = model.n_hidden
-        bufs = self._trace_buffers(B)
-        cur = 0
-        dtheta, u = self._dtheta, self._u
-        empty = _EMPTY[dt]
+        trace = self._trace_for(B).reset()
+        u = self._u
         decay = self.gamma * self.lam
         gamma, sgw = dt.type(self.gamma), dt.type(self.sg_weight)
         step_mode = self.update == "step"
@@ -240,27 +253,23 @@ class BPLambdaRNN(SequenceLearner):
                 v = l + gamma * g
                 delta = (v if linear else v * a) @ p["W_hh"].T - g_prev
                 u[:, :H] = h_prev
+                delta = np.ascontiguousarray(delta)
                 if self.backend == "compiled":
-                    _bplambda.trace_step(bufs[cur][:H], bufs[1 - cur], W_hhT,
-                                       empty if linear else a_prev, empty, decay,
-                                       u, np.ascontiguousarray(delta), 1.0 / B, dtheta,
-                                       self.n_threads)
+                    dtheta = trace.step_unchecked(u, delta, W=W_hhT,
+                                                  a=None if linear else a_prev, decay=decay,
+                                                  scale=1.0 / B, n_threads=self.n_threads)
                 else:
-                    trace_step_numpy(bufs[cur][:H], bufs[1 - cur][:H], W_hhT, a_prev, decay, u,
-                                     delta, 1.0 / B, dtheta)
-                cur = 1 - cur
+                    dtheta = trace.step_numpy(u, delta, W=W_hhT, a=a_prev, decay=decay,
+                                              scale=1.0 / B)
                 if not np.isfinite(dtheta).all():
-                    raise FloatingPointError(
-                        f"BP(lambda) trace diverged at step {t} (non-finite update): "
-                        "the state Jacobian scaled by gamma*lam has norm >= 1; lower "
-                        "gamma*lam or the recurrent weights")
+                    raise_if_diverged(t)
                 sg = synth.grads_from_theta(dtheta)
                 grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
                 grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
                 if record:
                     rec["delta"].append(delta.copy())
                 if step_mode:  # online: update θ now; g(h_t) then uses the new θ
-                    self.optimizer.step({k: grads[k] for k in ("synth_W", "synth_b")})
+                    self.apply({k: grads[k] for k in ("synth_W", "synth_b")})
                     grads["synth_W"].fill(0)
                     grads["synth_b"].fill(0)
                     if not last and g_override is None:

@@ -38,6 +38,7 @@ from .._validation import as_float_array, check_finite, check_out
 __all__ = [
     "EligibilityTrace",
     "limit_blas_threads",
+    "raise_if_diverged",
     "trace_add_diag",
     "trace_contract",
     "trace_shape",
@@ -227,26 +228,44 @@ def limit_blas_threads(n: int = 1):
 IN_PLACE_BYTES = _bplambda.IN_PLACE_BYTES
 
 
+def raise_if_diverged(step: int) -> None:
+    """Raise the learners' FloatingPointError when a trace step (>= 0) was non-finite."""
+    if step >= 0:
+        raise FloatingPointError(
+            f"BP(lambda) trace diverged at step {step} (non-finite update): the state "
+            "Jacobian scaled by gamma*lam has norm >= 1; lower gamma*lam or the recurrent "
+            "weights")
+
+
 class EligibilityTrace:
     """A trace of shape ``(S, B, S, P)``: two alternating buffers, or one updated in place.
 
     Each :meth:`step` writes the new trace into the other buffer (no copy) when
     the trace is at most ``IN_PLACE_BYTES``, else updates it in place (faster
     there); ``E`` is the current one. ``reset()`` zeroes it (at every sequence start).
+    ``double_buffer=True`` keeps two buffers at any size (needed by
+    :meth:`sequence_unchecked` and :meth:`step_numpy`).
+
+    The ``*_unchecked`` methods are the learners' fast path: operands must
+    already be C-contiguous arrays of the trace's dtype and exact shapes
+    (nothing is validated, nothing copied).
     """
 
-    def __init__(self, S, B, P, dtype=np.float64):
+    def __init__(self, S, B, P, dtype=np.float64, *, double_buffer=False):
         dtype = np.dtype(dtype)
         if dtype not in _EMPTY:
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
         shape = trace_shape(S, B, P)
         spare = (shape[0] + 1,) + shape[1:]      # one spare row: see trace_step(E_out=)
-        self.in_place = int(np.prod(shape)) * dtype.itemsize > IN_PLACE_BYTES
+        self.dtype = dtype
+        self.in_place = (not double_buffer
+                         and int(np.prod(shape)) * dtype.itemsize > IN_PLACE_BYTES)
         self._bufs = [np.zeros(spare, dtype)]
         if not self.in_place:
             self._bufs.append(np.zeros(spare, dtype))
         self._cur = 0
         self._dtheta = np.empty((S, P), dtype)
+        self._empty = _EMPTY[dtype]
 
     @property
     def E(self) -> np.ndarray:
@@ -260,6 +279,13 @@ class EligibilityTrace:
         """Zero the trace (E_{-1} = 0)."""
         self.E.fill(0)
         return self
+
+    def _swap(self):
+        src = self._bufs[self._cur][:-1]
+        dst = None if self.in_place else self._bufs[1 - self._cur]
+        if not self.in_place:
+            self._cur = 1 - self._cur
+        return src, dst
 
     def step(self, u=None, *, W=None, a=None, J=None, decay, delta=None, scale=1.0,
              check_finite=True, n_threads=None):
@@ -275,6 +301,37 @@ class EligibilityTrace:
         if not self.in_place:
             self._cur = 1 - self._cur
         return res
+
+    def step_unchecked(self, u, delta, *, W=None, a=None, J=None, decay, scale, n_threads):
+        """The fused step without validation; returns dΘ (a reused buffer)."""
+        e = self._empty
+        src, dst = self._swap()
+        _bplambda.trace_step(src, e if dst is None else dst, e if W is None else W,
+                           e if a is None else a, e if J is None else J, decay, u, delta,
+                           scale, self._dtheta, n_threads)
+        return self._dtheta
+
+    def step_numpy(self, u, delta, *, W, a=None, decay, scale):
+        """The same step by its best plain-NumPy formulation (needs two buffers)."""
+        if self.in_place:
+            raise ValueError("step_numpy: needs EligibilityTrace(double_buffer=True)")
+        from ._reference import trace_step_numpy
+        src, dst = self._swap()
+        trace_step_numpy(src, dst[:-1], W, a, decay, u, delta, scale, self._dtheta)
+        return self._dtheta
+
+    def sequence_unchecked(self, W, A, decay, U, Delta, scale, clip, acc, n_threads):
+        """``n`` fused shared-W steps from a zero trace in one compiled call (no GIL).
+
+        W (S, S), A (n, B, S) row factors or None, U (n, B, P), Delta (n, B, S);
+        ``acc`` (S, P) receives ``−Σ_k clip₁(dΘ_k)`` (clip 0: none). Returns the
+        first non-finite step or −1. Needs two buffers.
+        """
+        if self.in_place:
+            raise ValueError("sequence_unchecked: needs EligibilityTrace(double_buffer=True)")
+        return _bplambda.trace_sequence(self._bufs[0], self._bufs[1], W,
+                                      self._empty if A is None else A, decay, U, Delta,
+                                      scale, clip, acc, n_threads)
 
     def contract(self, delta, *, scale=1.0, n_threads=None):
         return trace_contract(self.E, delta, scale=scale, n_threads=n_threads)

@@ -1,0 +1,99 @@
+"""Baselines for the :class:`~zenkai_np.bplambda.lstm.LSTM`: BPTT, BPTT(n), BPTT+SG(n).
+
+The same windows and DNI rule as :mod:`.baselines` for the vanilla RNN, on the
+LSTM state ``s_t = [h_t, c_t]`` (2H) with the exact Jacobian ``J_t = ∂s_t/∂s_{t−1}``:
+inside a window the total gradient is ``Ĝ_t = l_t + Ĝ_{t+1} J_{t+1}`` (Ĝ at the
+window end: 0, or ``sg_weight · g(s_end)`` for BPTT+SG), and the parameter
+gradient is ``Σ_t Ĝ_t · ∂s_t/∂Ψ`` (``LSTM.immediate_grads``). BPTT+SG regresses
+``g(s_{start−1})`` on the gradient arriving there, ``Ĝ_start J_start``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._sequence_training import SequenceLearner
+from .baselines import windows
+from .synthesiser import LinearSynthesiser
+
+__all__ = ["DNILSTM", "TruncatedBPTTLSTM"]
+
+
+class TruncatedBPTTLSTM(SequenceLearner):
+    """Full BPTT (``truncation=None``) or BPTT(n) for an LSTM."""
+
+    def __init__(self, model, *, truncation=None, lr_rnn=1e-3, lr_readout=1e-3):
+        if truncation is not None:
+            windows(max(int(truncation), 1) + 1, truncation)  # validates
+        self.truncation = truncation
+        super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout)
+
+    def _forward(self, X, Y, mask, grads):
+        model = self.model
+        B, T, _ = X.shape
+        H = model.n_hidden
+        h = c = np.zeros((B, H), self.dtype)
+        steps, yhats, ys = [], [], []
+        for t in range(T):
+            h_prev = h
+            h, c, cache = model.cell(X[:, t], h_prev, c)
+            l = np.zeros((B, 2 * H), self.dtype)
+            if mask[t]:
+                yhat, l[:, :H] = self._readout(h, Y[:, t], B, grads)
+                yhats.append(yhat)
+                ys.append(Y[:, t])
+            steps.append((h_prev, cache, l, np.concatenate([h, c], axis=1)))
+        return steps, self._mse(yhats, ys)
+
+    def _window(self, X, steps, s, e, G_end, grads):
+        """Backprop inside [s, e) from Ĝ at s_{e−1}; returns the gradient at s_{s−1}."""
+        model = self.model
+        G = G_end
+        for t in range(e - 1, s - 1, -1):
+            h_prev, cache, l, _ = steps[t]
+            G = G + l
+            model.immediate_grads(X[:, t], h_prev, cache, G, grads)
+            G = np.einsum("bi,bij->bj", G, model.jacobian(cache))
+        return G
+
+    def _end_gradient(self, steps, e, final):
+        return np.zeros_like(steps[0][2])
+
+    def _pass(self, X, Y, mask):
+        grads = self._zero_grads()
+        steps, loss = self._forward(X, Y, mask, grads)
+        wins = windows(X.shape[1], self.truncation)
+        for k, (s, e) in enumerate(wins):
+            arriving = self._window(X, steps, s, e,
+                                    self._end_gradient(steps, e, k == len(wins) - 1), grads)
+            self._regress(steps, s, arriving, grads)
+        return grads, {"mse": loss}
+
+    def _regress(self, steps, s, arriving, grads):
+        pass
+
+
+class DNILSTM(TruncatedBPTTLSTM):
+    """BPTT+SG(n) for an LSTM: a zero-initialised linear synthesiser over [h, c]."""
+
+    uses_synthesiser = True
+
+    def __init__(self, model, *, truncation=1, sg_weight=1.0, sg_last_window=True,
+                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4):
+        S = 2 * model.n_hidden
+        self.synth = LinearSynthesiser(S, S, model.dtype)
+        self.sg_weight = float(sg_weight)
+        self.sg_last_window = bool(sg_last_window)
+        SequenceLearner.__init__(self, model, lr_rnn=lr_rnn, lr_readout=lr_readout,
+                                 lr_synth=lr_synth)
+        windows(int(truncation) + 1, truncation)
+        self.truncation = int(truncation)
+
+    def _end_gradient(self, steps, e, final):
+        if final and not self.sg_last_window:
+            return np.zeros_like(steps[0][2])
+        return self.sg_weight * self.synth.predict(steps[e - 1][3])
+
+    def _regress(self, steps, s, arriving, grads):
+        if s >= 1:
+            for k, v in self.synth.regression_grads(steps[s - 1][3], arriving).items():
+                grads["synth_" + k] += v
