@@ -1,19 +1,11 @@
-"""Central finite differences shared by the gradient tests of every part."""
-import numpy as np
+"""Central finite differences shared by the gradient tests of every part.
+
+The one implementation lives in ``zenkai_np.testing`` (the contract checks use
+it too); tests import it from here with the default step 1e-6.
+"""
+from zenkai_np.testing._arrays import central_differences as _central_differences
 
 
 def central_differences(f, p, eps=1e-6):
-    """d f() / d p (shape of ``p``) by central differences of the scalar ``f()``.
-
-    Perturbs each entry of ``p`` in place and restores it, so ``f`` must read ``p``.
-    """
-    g = np.zeros(p.shape)
-    for idx in np.ndindex(p.shape):
-        old = p[idx]
-        p[idx] = old + eps
-        fp = f()
-        p[idx] = old - eps
-        fm = f()
-        p[idx] = old
-        g[idx] = (fp - fm) / (2 * eps)
-    return g
+    """d f() / d p (shape of ``p``) by central differences of the scalar ``f()``."""
+    return _central_differences(f, p, eps)
