@@ -11,8 +11,13 @@
 #   scripts/sanitize.sh [pytest args...]        e.g. scripts/sanitize.sh -x -q
 #
 # Environment: ZK_SANITIZE_DIR (scratch directory, default /tmp/zenkai_sanitize),
-# ZK_BUILD_LOCK (a lock file to serialise the build with, default none).
-# CPython leaks by design, so leak detection is off (detect_leaks=0).
+# ZK_BUILD_LOCK (a lock file to serialise the build with, default none),
+# ZK_SANITIZE_REUSE=1 (refresh the Python sources and tests of the copy but keep its
+# sanitized build: only valid when csrc/ and setup.py did not change).
+# CPython leaks by design, so leak detection is off (detect_leaks=0). libstdc++ is
+# preloaded with libasan: otherwise ASan's __cxa_throw interceptor finds no real
+# __cxa_throw (libstdc++ is loaded later, by the extension) and the first C++
+# exception a binding throws aborts with "CHECK failed: asan_interceptors.cpp".
 set -euo pipefail
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +26,12 @@ tree="$work/tree"
 log="$work/sanitizer.log"
 start=$(date +%s)
 
-rm -rf "$tree"
+reuse=0
+if [ "${ZK_SANITIZE_REUSE:-0}" = 1 ] && ls "$tree"/zenkai_np/*.so > /dev/null 2>&1; then
+    reuse=1
+else
+    rm -rf "$tree"
+fi
 mkdir -p "$tree"
 # the tracked and untracked source files, without build products
 (cd "$src" && tar --exclude=.git --exclude=build --exclude='*.so' --exclude='__pycache__' \
@@ -29,6 +39,7 @@ mkdir -p "$tree"
 
 san_flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g"
 build() {
+    local t0; t0=$(date +%s)
     # Append the sanitizer flags after the project's own (-O1 after -O3 wins) by
     # wrapping Pybind11Extension, so setup.py itself stays as it is.
     (cd "$tree" && ZK_SAN_FLAGS="$san_flags" python - build_ext --inplace <<'PY'
@@ -48,33 +59,40 @@ sys.argv = ["setup.py"] + sys.argv[1:]
 runpy.run_path("setup.py", run_name="__main__")
 PY
     ) > "$work/build.log" 2>&1
+    echo "sanitize: compile + link took $(( $(date +%s) - t0 )) s (after the lock)"
 }
-echo "sanitize: building in $tree (log $work/build.log)"
-if [ -n "${ZK_BUILD_LOCK:-}" ]; then
+if [ "$reuse" = 1 ]; then
+    echo "sanitize: reusing the sanitized build in $tree"
+elif [ -n "${ZK_BUILD_LOCK:-}" ]; then
+    echo "sanitize: building in $tree (log $work/build.log)"
     export -f build; export tree work san_flags
     flock "$ZK_BUILD_LOCK" bash -c build
 else
+    echo "sanitize: building in $tree (log $work/build.log)"
     build
 fi
 built=$(date +%s)
-echo "sanitize: build took $((built - start)) s"
+echo "sanitize: build step took $((built - start)) s (with any wait for the lock)"
 
 libasan="$(gcc -print-file-name=libasan.so)"
-if [ ! -e "$libasan" ]; then
-    echo "sanitize: libasan not found ($libasan)" >&2
-    exit 2
-fi
+libstdcxx="$(gcc -print-file-name=libstdc++.so)"
+for lib in "$libasan" "$libstdcxx"; do
+    if [ ! -e "$lib" ]; then
+        echo "sanitize: $lib not found" >&2
+        exit 2
+    fi
+done
 
 cd "$tree"
 mapfile -t files < <( (find tests -name 'test_*kernel*.py'; grep -rl --include='test_*.py' \
                        'pytest.mark.kernel' tests) | sort -u)
 echo "sanitize: ${#files[@]} test files: ${files[*]}"
 set +e
-env LD_PRELOAD="$libasan" \
+env LD_PRELOAD="$libasan $libstdcxx" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:strict_init_order=1" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
     PYTHONPATH="$tree" PYTHONDONTWRITEBYTECODE=1 \
-    python -m pytest -p no:cacheprovider -q "${files[@]}" "$@" 2>&1 | tee "$log"
+    python -m pytest -p no:cacheprovider -q -rN "${files[@]}" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 end=$(date +%s)

@@ -27,13 +27,17 @@ problems = st.fixed_dictionaries({
 
 
 def _ops(p):
+    """(random draws of the problem's dtype, Jacobian keywords of the chosen path)."""
     rng = np.random.default_rng(p["seed"])
-    S, B, P, dt = p["S"], p["B"], p["P"], p["dtype"]
-    c = lambda *s: rng.standard_normal(s).astype(dt)  # noqa: E731
-    jac = {"shared": dict(W=c(S, S) / np.sqrt(S), a=c(B, S)),
-           "shared_no_a": dict(W=c(S, S) / np.sqrt(S)),
-           "batched": dict(J=c(B, S, S) / np.sqrt(S))}[p["jac"]]
-    return rng, c, {k: v.astype(dt) for k, v in jac.items()}
+    S, B, dt = p["S"], p["B"], p["dtype"]
+
+    def c(*shape):
+        return rng.standard_normal(shape).astype(dt)
+
+    jac = {"shared": {"W": c(S, S) / np.sqrt(S), "a": c(B, S)},
+           "shared_no_a": {"W": c(S, S) / np.sqrt(S)},
+           "batched": {"J": c(B, S, S) / np.sqrt(S)}}[p["jac"]]
+    return c, {k: v.astype(dt) for k, v in jac.items()}
 
 
 def _close(got, want, scale, dtype):
@@ -50,7 +54,7 @@ def _step(E, u, jac, p, delta=None, **kw):
 @SETTINGS
 @given(p=problems, alpha=st.floats(-2, 2), beta=st.floats(-2, 2))
 def test_step_linear_in_trace_and_input(p, alpha, beta):
-    rng, c, jac = _ops(p)
+    c, jac = _ops(p)
     S, B, P, dt = p["S"], p["B"], p["P"], p["dtype"]
     E1, E2 = c(S, B, S, P), c(S, B, S, P)
     u1, u2 = c(B, P), c(B, P)
@@ -65,7 +69,7 @@ def test_step_linear_in_trace_and_input(p, alpha, beta):
 @SETTINGS
 @given(p=problems, alpha=st.floats(-2, 2), beta=st.floats(-2, 2))
 def test_contraction_linear_in_delta_and_in_trace(p, alpha, beta):
-    rng, c, _ = _ops(p)
+    c, _ = _ops(p)
     S, B, P, dt = p["S"], p["B"], p["P"], p["dtype"]
     E1, E2 = c(S, B, S, P), c(S, B, S, P)
     d1, d2 = c(B, S), c(B, S)
@@ -81,7 +85,7 @@ def test_contraction_linear_in_delta_and_in_trace(p, alpha, beta):
 @SETTINGS
 @given(p=problems, cut=st.tuples(st.integers(0, 6), st.integers(0, 6)))
 def test_batch_element_depends_only_on_its_slice(p, cut):
-    rng, c, jac = _ops(p)
+    c, jac = _ops(p)
     S, B, P, dt = p["S"], p["B"], p["P"], p["dtype"]
     i, j = sorted(v % (B + 1) for v in cut)
     if i == j:
@@ -98,7 +102,7 @@ def test_batch_element_depends_only_on_its_slice(p, cut):
 @SETTINGS
 @given(p=problems, spare=st.booleans())
 def test_bits_independent_of_threads(p, spare):
-    rng, c, jac = _ops(p)
+    c, jac = _ops(p)
     S, B, P = p["S"], p["B"], p["P"]
     E, u, delta = c(S, B, S, P), c(B, P), c(B, S)
     for path in zk.supported_simd_paths():

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zenkai_np as zk
-from zenkai_np.moments import (hermite_contract, hermite_contract_scalar,
-                               hermite_contract_vector)
+from zenkai_np.moments import hermite_contract, hermite_contract_scalar, hermite_contract_vector
 
 pytestmark = pytest.mark.kernel
 SETTINGS = settings(max_examples=50, deadline=None)

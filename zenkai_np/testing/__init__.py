@@ -11,13 +11,22 @@ names the property (``check_layer_vjp_finite_differences: vjp_x ... differs by
 ...``). The single checks (``check_layer_*``, ``check_machine_*``) can be run on
 their own. See docs/framework_contract.md.
 """
-from .layer_checks import (check_layer, check_layer_forward_population,
-                           check_layer_inputs_untouched, check_layer_save_load,
-                           check_layer_shapes_and_dtypes, check_layer_vjp_finite_differences,
-                           check_layer_vjp_params_keys)
-from .machine_checks import (check_learning_machine, check_machine_deterministic,
-                             check_machine_forward, check_machine_protocol,
-                             check_machine_save_load)
+from .layer_checks import (
+                           check_layer,
+                           check_layer_forward_population,
+                           check_layer_inputs_untouched,
+                           check_layer_save_load,
+                           check_layer_shapes_and_dtypes,
+                           check_layer_vjp_finite_differences,
+                           check_layer_vjp_params_keys,
+)
+from .machine_checks import (
+                           check_learning_machine,
+                           check_machine_deterministic,
+                           check_machine_forward,
+                           check_machine_protocol,
+                           check_machine_save_load,
+)
 
 __all__ = [
     "check_layer",

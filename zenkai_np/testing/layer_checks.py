@@ -13,12 +13,26 @@ import tempfile
 import numpy as np
 
 from ..framework import GradLearner, Layer, State, load, save
-from ._arrays import (_FLOATS, assert_array_shape, assert_close, assert_untouched,
-                      central_differences, fail, float64_twin, snapshot)
+from ._arrays import (
+    _FLOATS,
+    assert_array_shape,
+    assert_close,
+    assert_untouched,
+    central_differences,
+    fail,
+    float64_twin,
+    snapshot,
+)
 
-__all__ = ["check_layer", "check_layer_shapes_and_dtypes", "check_layer_inputs_untouched",
-           "check_layer_vjp_params_keys", "check_layer_vjp_finite_differences",
-           "check_layer_forward_population", "check_layer_save_load"]
+__all__ = [
+    "check_layer",
+    "check_layer_forward_population",
+    "check_layer_inputs_untouched",
+    "check_layer_save_load",
+    "check_layer_shapes_and_dtypes",
+    "check_layer_vjp_finite_differences",
+    "check_layer_vjp_params_keys",
+]
 
 
 def _run(layer, x, gy_rng):

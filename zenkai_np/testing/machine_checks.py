@@ -15,11 +15,23 @@ import tempfile
 import numpy as np
 
 from ..framework import Context, LearningMachine, LMode, State, load, save
-from ._arrays import (_FLOATS, assert_array_shape, assert_close, assert_untouched, changed,
-                      fail, snapshot)
+from ._arrays import (
+    _FLOATS,
+    assert_array_shape,
+    assert_close,
+    assert_untouched,
+    changed,
+    fail,
+    snapshot,
+)
 
-__all__ = ["check_learning_machine", "check_machine_forward", "check_machine_protocol",
-           "check_machine_save_load", "check_machine_deterministic"]
+__all__ = [
+    "check_learning_machine",
+    "check_machine_deterministic",
+    "check_machine_forward",
+    "check_machine_protocol",
+    "check_machine_save_load",
+]
 
 
 def _start(machine, x, t):
