@@ -14,12 +14,13 @@ import zenkai_np as zk  # noqa: E402
 from zenkai_np.moments import ReLUMomentRegressor, make_teacher  # noqa: E402
 from zenkai_np.sklearn import RULES, MLPClassifier, MLPRegressor  # noqa: E402
 
-ESTIMATORS = [
-    MLPClassifier(random_state=0, epochs=100),
-    MLPRegressor(random_state=0, epochs=100),
-    ReLUMomentRegressor(rng=0, n_random_starts=3, n_subset_starts=2, n_candidate_draws=12,
-                        n_jennrich=2, search_maxiter=60, refine_maxiter=200,
-                        refine_full_maxiter=50),
+ESTIMATORS = [  # small budgets: the checks fit ~60 times on small data sets
+    MLPClassifier(random_state=0, epochs=60),
+    MLPRegressor(random_state=0, epochs=60),
+    ReLUMomentRegressor(rng=0, n_random_starts=2, n_subset_starts=1, n_candidate_draws=8,
+                        candidate_orders=(4,), n_jennrich=1, search_maxiter=30,
+                        search_short_maxiter=10, n_survivors=1, refine_maxiter=100,
+                        refine_full_maxiter=20),
 ]
 
 
