@@ -152,21 +152,25 @@ def save_curves(curves, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    archs = [a for a in ("mlp", "conv") if a in curves]
+    names = {"mlp": ("fc1 64->256", "fc2 256->256", "readout 256->10"),
+             "conv": ("conv1 1->16", "conv2 16->32", "fc1 512->64", "readout 64->10")}
+    archs = [a for a in ("mlp", "conv") if curves.get(a)]
     ncol = max(len(next(iter(curves[a].values()))[0]) for a in archs)
     fig, axes = plt.subplots(len(archs), ncol, figsize=(3.2 * ncol, 2.9 * len(archs)),
                              squeeze=False)
     for r, arch in enumerate(archs):
+        n_layers = len(next(iter(curves[arch].values()))[0])
         for rule, per_epoch in curves[arch].items():
-            layers = [row["layer"] for row in per_epoch[0]]
-            for c, name in enumerate(layers):
+            for c in range(n_layers):
                 vals = [rows[c]["angle"] for rows in per_epoch]
                 axes[r, c].plot(range(len(vals)), vals, label=rule)
-                kind = per_epoch[0][c]["machine"] if rule == "bp" else None
-                if kind is not None:
-                    axes[r, c].set_title(f"{arch} layer {name}", fontsize=9)
         for c in range(ncol):
             ax = axes[r, c]
+            if c >= n_layers:
+                ax.axis("off")
+                continue
+            label = names[arch][c] if len(names[arch]) == n_layers else f"layer {c}"
+            ax.set_title(f"{arch}: {label}", fontsize=9)
             ax.set_ylim(0, 120)
             ax.axhline(90, color="gray", lw=0.6, ls=":")
             ax.grid(alpha=0.3)
