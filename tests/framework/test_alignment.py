@@ -29,6 +29,8 @@ def test_angle_between_reference_values():
     assert zk.angle_between([1, 1], [2, 2]) == pytest.approx(0, abs=1e-5)
     assert zk.angle_between([1, 0], [-1, 0]) == pytest.approx(180)
     assert np.isnan(zk.angle_between([0, 0], [1, 0]))
+    assert np.isnan(zk.angle_between([np.nan, 1], [1, 0]))
+    assert np.isnan(zk.angle_between([np.inf, 1], [1, 0]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

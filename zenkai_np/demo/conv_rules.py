@@ -15,10 +15,11 @@ and the MLP is the tour's 64-256-256-10 (ReLU).  Rules:
 
 * bp   -- GradLearner everywhere (exact backprop)
 * fa   -- FALearner on every conv/linear layer (fixed random B)
-* kp   -- KPLearner (Kolen-Pollack: B gets W's updates, both decay 3e-3 per step)
+* kp   -- KPLearner (Kolen-Pollack: B gets W's updates, both decay 4e-3 per step)
 * usf  -- SignSymmetryLearner(mode="usf") (B = s * sign(W))
 * dfa  -- DFALearner hidden blocks (global error through fixed B_l), GradLearner readout
-* drtp -- DRTPLearner hidden blocks (one-hot target through fixed B_l), GradLearner readout
+* drtp -- DRTPLearner tanh hidden blocks (one-hot target through fixed B_l; with ReLU it
+          diverged), GradLearner readout
 
 After every epoch ``zenkai_np.alignment`` measures, on 256 training samples,
 each layer's angle between the rule's update and the true gradient (and, for
@@ -37,7 +38,7 @@ import time
 import numpy as np
 
 RULES = ("bp", "fa", "kp", "usf", "dfa", "drtp")
-KP_DECAY = 3e-3
+KP_DECAY = 4e-3
 LR = 0.02
 
 
@@ -70,6 +71,14 @@ def _readout(rule, layer, opt, seed):
     return _learner(rule, layer, opt, seed)
 
 
+def _hidden_act(rule):
+    """ReLU, except tanh for DRTP: its signal -y* B never vanishes, and with ReLU the
+    hidden activations grow without bound (the runs diverged to NaN); Frenkel et al.
+    use bounded hidden units too."""
+    import zenkai_np as zk
+    return zk.Tanh() if rule == "drtp" else zk.ReLU()
+
+
 def _act(rule, act):
     """The activation machine after a layer (folded into DFA/DRTP blocks)."""
     import zenkai_np as zk
@@ -85,7 +94,7 @@ def build_conv(rule, dtype, seed):
     f1 = zk.Linear(512, 64, dtype=dtype, init="he", rng=seed + 2)
     f2 = zk.Linear(64, 10, dtype=dtype, init="he", rng=seed + 3)
     direct = rule in ("dfa", "drtp")
-    kw = ({"activation": zk.ReLU()}, {"activation": zk.ReLU()}, {"activation": zk.ReLU()})
+    kw = tuple({"activation": _hidden_act(rule)} for _ in range(3))
     if direct:
         kw[0]["input_shape"] = (1, 8, 8)
         kw[1]["input_shape"] = (16, 4, 4)
@@ -106,7 +115,7 @@ def build_mlp(rule, dtype, seed):
           for i, (a, b) in enumerate(((64, 256), (256, 256), (256, 10)))]
     ms = []
     for i, layer in enumerate(ls[:2]):
-        ms += [_learner(rule, layer, opt, seed + 10 + i, activation=zk.ReLU()),
+        ms += [_learner(rule, layer, opt, seed + 10 + i, activation=_hidden_act(rule)),
                *_act(rule, zk.ReLU())]
     ms.append(_readout(rule, ls[2], opt, seed + 12))
     return zk.Sequential(*ms)
@@ -143,21 +152,25 @@ def save_curves(curves, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    archs = [a for a in ("mlp", "conv") if a in curves]
+    names = {"mlp": ("fc1 64->256", "fc2 256->256", "readout 256->10"),
+             "conv": ("conv1 1->16", "conv2 16->32", "fc1 512->64", "readout 64->10")}
+    archs = [a for a in ("mlp", "conv") if curves.get(a)]
     ncol = max(len(next(iter(curves[a].values()))[0]) for a in archs)
     fig, axes = plt.subplots(len(archs), ncol, figsize=(3.2 * ncol, 2.9 * len(archs)),
                              squeeze=False)
     for r, arch in enumerate(archs):
+        n_layers = len(next(iter(curves[arch].values()))[0])
         for rule, per_epoch in curves[arch].items():
-            layers = [row["layer"] for row in per_epoch[0]]
-            for c, name in enumerate(layers):
+            for c in range(n_layers):
                 vals = [rows[c]["angle"] for rows in per_epoch]
                 axes[r, c].plot(range(len(vals)), vals, label=rule)
-                kind = per_epoch[0][c]["machine"] if rule == "bp" else None
-                if kind is not None:
-                    axes[r, c].set_title(f"{arch} layer {name}", fontsize=9)
         for c in range(ncol):
             ax = axes[r, c]
+            if c >= n_layers:
+                ax.axis("off")
+                continue
+            label = names[arch][c] if len(names[arch]) == n_layers else f"layer {c}"
+            ax.set_title(f"{arch}: {label}", fontsize=9)
             ax.set_ylim(0, 120)
             ax.axhline(90, color="gray", lw=0.6, ls=":")
             ax.grid(alpha=0.3)

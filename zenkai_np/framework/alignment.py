@@ -39,11 +39,12 @@ __all__ = ["AlignmentCallback", "alignment", "angle_between"]
 
 
 def angle_between(a, b):
-    """Angle in degrees between two arrays seen as flat vectors (NaN if one is 0)."""
+    """Angle in degrees between two arrays seen as flat vectors (NaN if one is 0 or
+    not finite)."""
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0 or nb == 0:
+    if na == 0 or nb == 0 or not np.isfinite(na * nb):
         return float("nan")
     c = float(np.dot(a, b) / (na * nb))
     return float(np.degrees(np.arccos(min(1.0, max(-1.0, c)))))
