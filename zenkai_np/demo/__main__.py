@@ -32,27 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-
-def load_data(dtype):
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError:
-        sys.exit("the tour needs scikit-learn: pip install scikit-learn "
-                 "(or pip install 'zenkai_np[demo]')")
-    x, y = load_digits(return_X_y=True)
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, stratify=y, random_state=0)
-    mu = xtr.mean(axis=0)
-    sd = xtr.std(axis=0)
-    sd[sd == 0] = 1.0          # constant (always-blank) pixels
-    xtr = ((xtr - mu) / sd).astype(dtype)
-    xte = ((xte - mu) / sd).astype(dtype)
-    return xtr, ytr, xte, yte
+from .data import load_data
 
 
 # ---------------------------------------------------------------------------

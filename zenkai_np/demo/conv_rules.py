@@ -189,7 +189,7 @@ def save_curves(curves, path):
 def run(rules=RULES, seeds=(0,), epochs_conv=30, epochs_mlp=30, dtype=np.float32,
         plot=None, json_path=None, verbose=True):
     """Train every rule on the conv net (all ``seeds``) and the MLP (first seed)."""
-    from .__main__ import load_data
+    from .data import load_data
     try:
         from threadpoolctl import threadpool_limits
         limiter = threadpool_limits(1, user_api="blas")
