@@ -11,7 +11,7 @@
   ``ReLUMomentRegressor`` for narrow one-hidden-layer ReLU networks.
 * ``show_config()`` -- build and run-time configuration.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import _core  # noqa: F401  (compiled kernels; fails early if the build is missing)
 from ._config import show_config
