@@ -3,14 +3,20 @@
 The build never tunes for the build machine's CPU (the wheel must run on any
 x86-64 CPU: SIMD paths are chosen at run time) and never enables fast-math
 (at link time that turns on flush-to-zero for the whole Python process).
+
+Modules compile in parallel, one job per CPU core; ZENKAI_NP_BUILD_JOBS=N
+sets the number of jobs. On Linux every module is kept loadable on glibc 2.28
+(manylinux_2_28) even when built against a newer glibc:
+csrc/common/manylinux_compat.hpp is force-included and manylinux_compat.cpp linked in.
 """
 import glob
+import os
 import sys
 
 from pybind11.setup_helpers import Pybind11Extension, ParallelCompile, build_ext
 from setuptools import setup
 
-ParallelCompile("ZENKAI_NP_BUILD_JOBS", default=1).install()
+ParallelCompile("ZENKAI_NP_BUILD_JOBS", default=os.cpu_count() or 1).install()
 
 if sys.platform == "darwin":
     OPENMP_COMPILE, OPENMP_LINK = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
@@ -20,18 +26,24 @@ else:
 COMPILE_FLAGS = ["-O3", "-fno-math-errno", "-Wno-psabi"] + OPENMP_COMPILE
 BUILD_FLAGS = " ".join(COMPILE_FLAGS)
 
+if sys.platform.startswith("linux"):
+    COMPAT_FLAGS = ["-include", "csrc/common/manylinux_compat.hpp"]
+    COMPAT_SOURCES = ["csrc/common/manylinux_compat.cpp"]
+else:
+    COMPAT_FLAGS, COMPAT_SOURCES = [], []
+
 
 def extension(name, sources, **kwargs):
     """One compiled module of the package, built with the project's flags."""
     return Pybind11Extension(
         name,
-        sources,
+        list(sources) + COMPAT_SOURCES,
         include_dirs=["csrc"],
         # Kernels live in headers: rebuild when any of them changes.
         depends=sorted(glob.glob("csrc/**/*.hpp", recursive=True)
                        + glob.glob("csrc/**/*.inc", recursive=True)),
         cxx_std=17,
-        extra_compile_args=COMPILE_FLAGS + kwargs.pop("extra_compile_args", []),
+        extra_compile_args=COMPILE_FLAGS + COMPAT_FLAGS + kwargs.pop("extra_compile_args", []),
         extra_link_args=OPENMP_LINK + kwargs.pop("extra_link_args", []),
         define_macros=[("ZK_BUILD_FLAGS", '"%s"' % BUILD_FLAGS)]
         + kwargs.pop("define_macros", []),

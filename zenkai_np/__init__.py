@@ -12,7 +12,7 @@
   ``ReLUMomentRegressor`` for narrow one-hidden-layer ReLU networks.
 * ``show_config()`` -- build and run-time configuration.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 try:
     from . import _build_info  # noqa: F401  (compiled; fails early if the build is missing)

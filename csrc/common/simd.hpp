@@ -9,16 +9,22 @@
 // (AVX-512) one. Masks are native (k-registers on AVX-512), because compares
 // and blends written with generic vector extensions get scalarised by GCC.
 //
-// Transcendentals use glibc's vector math library (libmvec) through its
-// vector-ABI names. libmvec takes a slow scalar path for special inputs
-// (negative log arguments, NaN, inf), so callers pass a harmless value (1 or
-// 0) in lanes whose result they discard.
+// Transcendentals: exp and log use glibc's vector math library (libmvec,
+// glibc >= 2.22) through its vector-ABI names; expm1 and log1p are the
+// project's own (vec_expm1_log1p.inc), built on them, because libmvec's
+// expm1/log1p need glibc 2.35 and the wheel targets manylinux_2_28. libmvec
+// takes a slow scalar path for special inputs (negative log arguments, NaN,
+// inf), so callers pass a harmless value (1 or 0) in lanes whose result they
+// discard.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
+#include <utility>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -53,15 +59,12 @@ struct Vec;
   extern "C" __m128 _ZGVbN4v_##NAME##f(__m128);      \
   extern "C" __m256 _ZGVdN8v_##NAME##f(__m256);      \
   extern "C" __m512 _ZGVeN16v_##NAME##f(__m512);
+// Only names that glibc 2.28 has (GLIBC_2.22): never declare expm1/log1p here.
 ZK_MVEC_DECLARE(exp)
 ZK_MVEC_DECLARE(log)
-ZK_MVEC_DECLARE(expm1)
-ZK_MVEC_DECLARE(log1p)
 #define ZK_MATH_FUNCS(ATTR, V, PREFIX, SUFFIX)                                     \
   static ATTR V exp(V x) { return PREFIX##exp##SUFFIX(x); }                        \
-  static ATTR V log(V x) { return PREFIX##log##SUFFIX(x); }                        \
-  static ATTR V expm1(V x) { return PREFIX##expm1##SUFFIX(x); }                    \
-  static ATTR V log1p(V x) { return PREFIX##log1p##SUFFIX(x); }
+  static ATTR V log(V x) { return PREFIX##log##SUFFIX(x); }
 #else
 #define ZK_MATH_FUNCS(ATTR, V, PREFIX, SUFFIX)                                     \
   static ATTR V lanewise(V x, scalar (*f)(scalar)) {                               \
@@ -72,10 +75,10 @@ ZK_MVEC_DECLARE(log1p)
     return x;                                                                      \
   }                                                                                \
   static ATTR V exp(V x) { return lanewise(x, [](scalar a) { return std::exp(a); }); }     \
-  static ATTR V log(V x) { return lanewise(x, [](scalar a) { return std::log(a); }); }     \
-  static ATTR V expm1(V x) { return lanewise(x, [](scalar a) { return std::expm1(a); }); } \
-  static ATTR V log1p(V x) { return lanewise(x, [](scalar a) { return std::log1p(a); }); }
+  static ATTR V log(V x) { return lanewise(x, [](scalar a) { return std::log(a); }); }
 #endif
+// expm1 and log1p from exp/log (the include sits inside each `struct math`).
+#define ZK_VEC_EXPM1_LOG1P "vec_expm1_log1p.inc"
 
 #define ZK_SSE2 __attribute__((always_inline)) inline
 // Helpers carry exactly the target string of the wrappers they inline into
@@ -114,7 +117,12 @@ struct Vec<double, 16> {
   static ZK_SSE2 bool any(M m) { return _mm_movemask_pd(m) != 0; }
   static ZK_SSE2 V min(V a, V b) { return _mm_min_pd(a, b); }
   static ZK_SSE2 V max(V a, V b) { return _mm_max_pd(a, b); }
-  struct math { ZK_MATH_FUNCS(ZK_SSE2, __m128d, _ZGVbN2v_, ) };
+  struct math {
+    ZK_MATH_FUNCS(ZK_SSE2, __m128d, _ZGVbN2v_, )
+#define ZK_VM_ATTR ZK_SSE2
+#include ZK_VEC_EXPM1_LOG1P
+#undef ZK_VM_ATTR
+  };
 };
 template <>
 struct Vec<float, 16> {
@@ -131,7 +139,12 @@ struct Vec<float, 16> {
   static ZK_SSE2 bool any(M m) { return _mm_movemask_ps(m) != 0; }
   static ZK_SSE2 V min(V a, V b) { return _mm_min_ps(a, b); }
   static ZK_SSE2 V max(V a, V b) { return _mm_max_ps(a, b); }
-  struct math { ZK_MATH_FUNCS(ZK_SSE2, __m128, _ZGVbN4v_, f) };
+  struct math {
+    ZK_MATH_FUNCS(ZK_SSE2, __m128, _ZGVbN4v_, f)
+#define ZK_VM_ATTR ZK_SSE2
+#include ZK_VEC_EXPM1_LOG1P
+#undef ZK_VM_ATTR
+  };
 };
 
 // ---- AVX2 + FMA: 32 bytes ----
@@ -152,12 +165,22 @@ struct Vec<float, 16> {
 template <>
 struct Vec<double, 32> {
   ZK_AVX2_BODY(double, __m256d, pd, _mm256_movemask_pd)
-  struct math { ZK_MATH_FUNCS(ZK_AVX2, __m256d, _ZGVdN4v_, ) };
+  struct math {
+    ZK_MATH_FUNCS(ZK_AVX2, __m256d, _ZGVdN4v_, )
+#define ZK_VM_ATTR ZK_AVX2
+#include ZK_VEC_EXPM1_LOG1P
+#undef ZK_VM_ATTR
+  };
 };
 template <>
 struct Vec<float, 32> {
   ZK_AVX2_BODY(float, __m256, ps, _mm256_movemask_ps)
-  struct math { ZK_MATH_FUNCS(ZK_AVX2, __m256, _ZGVdN8v_, f) };
+  struct math {
+    ZK_MATH_FUNCS(ZK_AVX2, __m256, _ZGVdN8v_, f)
+#define ZK_VM_ATTR ZK_AVX2
+#include ZK_VEC_EXPM1_LOG1P
+#undef ZK_VM_ATTR
+  };
 };
 #undef ZK_AVX2_BODY
 
@@ -179,16 +202,27 @@ struct Vec<float, 32> {
 template <>
 struct Vec<double, 64> {
   ZK_AVX512_BODY(double, __m512d, __mmask8, pd)
-  struct math { ZK_MATH_FUNCS(ZK_AVX512, __m512d, _ZGVeN8v_, ) };
+  struct math {
+    ZK_MATH_FUNCS(ZK_AVX512, __m512d, _ZGVeN8v_, )
+#define ZK_VM_ATTR ZK_AVX512
+#include ZK_VEC_EXPM1_LOG1P
+#undef ZK_VM_ATTR
+  };
 };
 template <>
 struct Vec<float, 64> {
   ZK_AVX512_BODY(float, __m512, __mmask16, ps)
-  struct math { ZK_MATH_FUNCS(ZK_AVX512, __m512, _ZGVeN16v_, f) };
+  struct math {
+    ZK_MATH_FUNCS(ZK_AVX512, __m512, _ZGVeN16v_, f)
+#define ZK_VM_ATTR ZK_AVX512
+#include ZK_VEC_EXPM1_LOG1P
+#undef ZK_VM_ATTR
+  };
 };
 #undef ZK_AVX512_BODY
 #undef ZK_VEC_COMMON
 #undef ZK_MATH_FUNCS
+#undef ZK_VEC_EXPM1_LOG1P
 
 #else  // !ZK_X86: portable fallback on generic vector extensions
 
