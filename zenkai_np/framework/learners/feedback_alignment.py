@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fusion
 from ..layers import Layer, Linear, Identity
 from .grad import GradLearner
 
@@ -114,8 +115,12 @@ class DFALearner(GradLearner):
         return items
 
     def forward(self, x, state=None):
-        a = self.layer.forward(x, state)
-        h = self.activation.forward(a)
+        ah = fusion.dfa_forward(self, x)        # compiled backend: one fused call
+        if ah is None:
+            a = self.layer.forward(x, state)
+            h = self.activation.forward(a)
+        else:
+            a, h = ah
         if state is not None:
             state.a = a
             state.y = h
@@ -130,7 +135,9 @@ class DFALearner(GradLearner):
         if e.shape[1] != self.B.shape[0]:
             raise ValueError(f"global error has {e.shape[1]} features but B expects "
                              f"n_error={self.B.shape[0]}")
-        da = self.activation.vjp_x(state.a, state.y, e @ self.B)
+        da = fusion.dfa_delta(self, e, state.a, state.y)   # compiled backend, or None
+        if da is None:
+            da = self.activation.vjp_x(state.a, state.y, e @ self.B)
         state._da = da
         layer = self.layer
         if self._n_acc == 0:
