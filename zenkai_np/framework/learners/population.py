@@ -28,6 +28,7 @@ import numpy as np
 from ..layers import Layer
 from ..machine import LearningMachine, LMode
 from ..optim import SGD
+from ..population_kernel import population_losses_of   # compiled for a Linear
 from .grad import bind_optimizer
 
 __all__ = ["hill_climb_x", "population_losses", "HillClimbLearner", "ESLearner",
@@ -120,8 +121,8 @@ class HillClimbLearner(_PopulationBase):
         params = self.layer.params
         noise = self._noise(self.n_candidates)
         pop = {k: params[k][None] + self.std * noise[k] for k in params}
-        losses = population_losses(self.layer.forward_population(x, pop), t)
-        cur = population_losses(state.y[None], t)[0]
+        losses = population_losses_of(self.layer, x, pop, t)
+        cur = population_losses_of(self.layer, x, {k: v[None] for k, v in params.items()}, t)[0]
         i = int(np.argmin(losses))
         self._best = {k: v[i] for k, v in pop.items()} if losses[i] < cur else None
         state.candidate_losses = losses
@@ -165,11 +166,11 @@ class ESLearner(_PopulationBase):
         if self.antithetic:
             pop = {k: np.concatenate([params[k][None] + s * e, params[k][None] - s * e])
                    for k, e in eps.items()}
-            L = population_losses(self.layer.forward_population(x, pop), t)
+            L = population_losses_of(self.layer, x, pop, t)
             w = (L[:P] - L[P:]) / (2 * s * P)
         else:
             pop = {k: params[k][None] + s * e for k, e in eps.items()}
-            L = population_losses(self.layer.forward_population(x, pop), t)
+            L = population_losses_of(self.layer, x, pop, t)
             if y is None:
                 y = self.layer.forward(x)
             L0 = population_losses(y[None], t)[0]
@@ -225,7 +226,7 @@ class GALearner(_PopulationBase):
         self.fitness = None
 
     def accumulate(self, x, t, state):
-        self.fitness = population_losses(self.layer.forward_population(x, self.population), t)
+        self.fitness = population_losses_of(self.layer, x, self.population, t)
         state.fitness = self.fitness
 
     def _mutate(self, child):
