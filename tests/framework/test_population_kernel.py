@@ -122,3 +122,30 @@ def test_learners_same_trajectory_both_backends(learner):
     np.testing.assert_allclose(Lc, Ln, rtol=1e-10)
     if learner != "es":
         assert all(b <= a + 1e-12 for a, b in zip(Lc, Lc[1:]))   # elitism / best-of
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_blas_layer_row_major(dtype, ta, tb):
+    """``_blas`` row-major wrappers (operand swap) against NumPy products."""
+    from zenkai_np import _blas
+    rng = np.random.default_rng(4)
+    m, k, n = 5, 7, 3
+    A = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    B = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    C = rng.standard_normal((m, n)).astype(dtype)
+    ref = 0.5 * (A.T if ta else A) @ (B.T if tb else B) + 2.0 * C
+    _blas._gemm(A, B, C, ta, tb, 0.5, 2.0)
+    np.testing.assert_allclose(C, ref, rtol=RTOL_Y[dtype], atol=RTOL_Y[dtype])
+    G = rng.standard_normal((m, k)).astype(dtype)
+    x = rng.standard_normal(m if ta else k).astype(dtype)
+    yv = np.zeros(k if ta else m, dtype)
+    _blas._gemv(G, x, yv, ta)
+    np.testing.assert_allclose(yv, (G.T if ta else G) @ x, rtol=RTOL_Y[dtype],
+                               atol=RTOL_Y[dtype])
+    u, w = x.copy(), rng.standard_normal(x.shape).astype(dtype)
+    w_ref = w.astype(np.float64) + 1.5 * u.astype(np.float64)
+    r = _blas._axpy_dot(u, w, 1.5)
+    np.testing.assert_allclose(w, w_ref, rtol=RTOL_Y[dtype], atol=RTOL_Y[dtype])
+    assert r == pytest.approx(float(u.astype(np.float64) @ w_ref), rel=10 * RTOL_Y[dtype])
