@@ -14,7 +14,7 @@ import os
 import sys
 
 from pybind11.setup_helpers import Pybind11Extension, ParallelCompile, build_ext
-from setuptools import setup
+from setuptools import Extension, setup
 
 ParallelCompile("ZENKAI_NP_BUILD_JOBS", default=os.cpu_count() or 1).install()
 
@@ -51,11 +51,40 @@ def extension(name, sources, **kwargs):
     )
 
 
+def cython_extension(name, **kwargs):
+    """One Cython module (``zenkai_np/<...>.pyx``), same flags and OpenMP runtime as C++.
+
+    C, not C++: gcc's ``-fopenmp`` links the same libgomp as the pybind11 modules.
+    No target attributes: the compiled code is one path (x86-64 baseline).
+    """
+    return Extension(
+        name,
+        [name.replace(".", "/") + ".pyx"],
+        extra_compile_args=COMPILE_FLAGS + kwargs.pop("extra_compile_args", []),
+        extra_link_args=OPENMP_LINK + kwargs.pop("extra_link_args", []),
+        **kwargs,
+    )
+
+
+CYTHON_MODULES = ["zenkai_np._blas", "zenkai_np.framework._fused",
+                  "zenkai_np.framework._population"]
+CYTHON_DIRECTIVES = {"language_level": 3, "boundscheck": False, "wraparound": False,
+                     "cdivision": True, "initializedcheck": False, "nonecheck": False}
+
+
+def cython_modules():
+    from Cython.Build import cythonize  # build-time requirement (pyproject.toml)
+    return cythonize([cython_extension(m) for m in CYTHON_MODULES],
+                     compiler_directives=CYTHON_DIRECTIVES, include_path=["."])
+
+
 ext_modules = [
     extension("zenkai_np._build_info", ["csrc/bindings/_build_info.cpp"]),
     extension("zenkai_np._fractional", ["csrc/bindings/_fractional.cpp"]),
     extension("zenkai_np._bplambda", ["csrc/bindings/_bplambda.cpp"]),
     extension("zenkai_np._moments", ["csrc/bindings/_moments.cpp"]),
 ]
+
+ext_modules += cython_modules()
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_batch, check_target
+from . import fusion
 from .machine import LearningMachine
 from .run import run_machine
 from .state import Context, LMode, State
@@ -160,7 +161,10 @@ class Sequential(_Container):
         return self.machines[i]
 
     def forward(self, x, state=None):
+        fused = fusion.plan(self.machines)
         if state is None:
+            if fused:
+                return self._forward_fused(x, None, fused)
             for m in self.machines:
                 x = m.forward(x)
             return x
@@ -171,11 +175,14 @@ class Sequential(_Container):
             state._xs = [None] * (n + 1)
             state._deferred = []
         xs = state._xs
-        for i, m in enumerate(self.machines):
-            xs[i] = x
-            s = subs[i]
-            x = m.forward(x, s)
-            s.y = x
+        if fused:
+            x = self._forward_fused(x, state, fused)
+        else:
+            for i, m in enumerate(self.machines):
+                xs[i] = x
+                s = subs[i]
+                x = m.forward(x, s)
+                s.y = x
         xs[n] = x
         state.y = x
         state._x_target = None
@@ -224,7 +231,17 @@ class Sequential(_Container):
         deferred = state._deferred
         machines = self.machines
         default = LMode.DEFAULT
-        for i in range(len(machines) - 1, -1, -1):
+        fused = fusion.plan(machines) if g is not None else None
+        ends = {j: i for i, j in fused.items()} if fused else {}
+        i = len(machines)
+        while i > 0:
+            i -= 1
+            first = ends.get(i)
+            if first is not None and g is not None:
+                gx = self._backward_fused(first, i, g, state, bool(first or need_x))
+                if gx is not NotImplemented:
+                    g, i = gx, first
+                    continue
             m = machines[i]
             s = subs[i]
             xi = xs[i]
@@ -237,6 +254,41 @@ class Sequential(_Container):
         if need_x:
             # keep whichever form the walk produced; the other is derived lazily
             state._x_target, state._x_grad = t, g
+
+    def _forward_fused(self, x, state, fused):
+        """Forward with dense segments fused (``fusion.plan``); records as unfused."""
+        machines, i, n = self.machines, 0, len(self.machines)
+        subs, xs = (state._subs, state._xs) if state is not None else (None, None)
+        while i < n:
+            j = fused.get(i)
+            r = None
+            if j is not None:
+                r = fusion.dense_forward(machines[i].layer,
+                                         machines[j].layer if j > i else None, x)
+            if r is None:           # not fusable now: this machine unfused
+                if state is None:
+                    x = machines[i].forward(x)
+                else:
+                    xs[i] = x
+                    x = machines[i].forward(x, subs[i])
+                    subs[i].y = x
+                i += 1
+                continue
+            x0, a, y = r
+            if state is not None:
+                xs[i], subs[i].y = x0, a
+                if j > i:
+                    xs[j], subs[j].y = a, y
+            x, i = y, j + 1
+        return x
+
+    def _backward_fused(self, first, last, g, state, need_x):
+        """One fused VJP + optimizer step of machines ``first..last``; the input
+        gradient, or NotImplemented (the walk then runs them unfused)."""
+        xs, subs = state._xs, state._subs
+        act = self.machines[last].layer if last > first else None
+        return fusion.dense_backward(self.machines[first], act, xs[first], subs[first].y,
+                                     subs[last].y, g, need_x)
 
     def __repr__(self):
         inner = ",\n  ".join(repr(m) for m in self.machines)

@@ -16,7 +16,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import fused_module
+
 __all__ = ["Optimizer", "SGD", "Adam"]
+
+
+def _flat(p, g, bufs):
+    """1-D views for the fused kernels, or None (fall back to NumPy): same dtype,
+    shape, C-contiguous, non-empty, writable parameter and buffers."""
+    if (type(g) is not np.ndarray or g.dtype != p.dtype or g.shape != p.shape
+            or not (p.flags.c_contiguous and g.flags.c_contiguous) or p.size == 0
+            or not p.flags.writeable):
+        return None
+    return [p.reshape(-1), g.reshape(-1)] + [b.reshape(-1) for b in bufs]
 
 
 class Optimizer:
@@ -159,7 +171,12 @@ class SGD(Optimizer):
             g = grads.get(name)
             if g is None:
                 continue
-            if group["momentum"] or group["weight_decay"]:
+            F = fused_module()
+            flat = None if F is None else _flat(p, g, (bufs["momentum_buffer"],))
+            if flat is not None:        # one compiled pass, same arithmetic
+                F.sgd_step(*flat, group["lr"], group["momentum"], group["weight_decay"],
+                           bool(group["nesterov"]))
+            elif group["momentum"] or group["weight_decay"]:
                 self._update(p, g, group, bufs, scratch, t)
             else:                       # plain SGD, inlined: p -= lr * g
                 if consume:
@@ -178,9 +195,9 @@ class SGD(Optimizer):
             v *= mu
             v += g
             if group["nesterov"]:
-                np.multiply(v, mu, out=scratch)
-                scratch += g
-                g = scratch
+                d = v * mu          # not into scratch: g may be scratch (weight decay)
+                d += g
+                g = d
             else:
                 g = v
         np.multiply(g, lr, out=scratch)
@@ -195,6 +212,11 @@ class Adam(Optimizer):
 
     def _update(self, p, g, group, bufs, scratch, t):
         lr, b1, b2, eps = group["lr"], group["beta1"], group["beta2"], group["eps"]
+        F = fused_module()
+        flat = None if F is None else _flat(p, g, (bufs["m"], bufs["v"]))
+        if flat is not None:            # one compiled pass, same arithmetic
+            F.adam_step(*flat, lr, b1, b2, eps, group["weight_decay"], t)
+            return
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         m, v = bufs["m"], bufs["v"]

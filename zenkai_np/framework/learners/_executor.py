@@ -14,14 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...distributed import as_runner, single_threaded_call
+from ..population_kernel import population_losses, population_losses_of
 
 __all__ = ["PopulationEvaluator", "losses_of", "member_noise", "population_noise"]
 
 
-def losses_of(ypop, t):
-    """``0.5 * ||y_p - t||^2`` summed over the batch, for each member: ``(P,)``."""
-    d = ypop - t
-    return 0.5 * np.einsum("pnf,pnf->p", d, d)
+losses_of = population_losses
 
 
 def member_noise(params, key, i):
@@ -43,13 +41,13 @@ def _perturbed_losses(layer, x, t, key, members, scale, antithetic):
     if antithetic:
         pop = {k: np.concatenate([params[k][None] + scale * e, params[k][None] - scale * e])
                for k, e in eps.items()}
-        return losses_of(layer.forward_population(x, pop), t).reshape(2, len(members))
+        return population_losses_of(layer, x, pop, t).reshape(2, len(members))
     pop = {k: params[k][None] + scale * e for k, e in eps.items()}
-    return losses_of(layer.forward_population(x, pop), t)
+    return population_losses_of(layer, x, pop, t)
 
 
 def _given_losses(layer, x, t, pop):
-    return losses_of(layer.forward_population(x, pop), t)
+    return population_losses_of(layer, x, pop, t)
 
 
 def _split(n, n_tasks):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import fusion
 from ..conv import Conv2d
 from ..layers import Layer, Linear, Identity
 from .grad import GradLearner
@@ -193,8 +194,12 @@ class DFALearner(GradLearner):
         return ctx.error
 
     def forward(self, x, state=None):
-        a = self.layer.forward(x, state)
-        h = self.activation.forward(a)
+        ah = fusion.dfa_forward(self, x)        # compiled backend: one fused call
+        if ah is None:
+            a = self.layer.forward(x, state)
+            h = self.activation.forward(a)
+        else:
+            a, h = ah
         if state is not None:
             state.a = a
             state.y = h
@@ -208,7 +213,10 @@ class DFALearner(GradLearner):
         if state.a[0].size != self.B.shape[1]:
             raise ValueError(f"the layer output has {state.a[0].size} values per sample but "
                              f"B expects {self.B.shape[1]} (check input_shape)")
-        da = self.activation.vjp_x(state.a, state.y, (e @ self.B).reshape(state.a.shape))
+        da = fusion.dfa_delta(self, e, state.a, state.y)   # compiled backend, or None
+        if da is None:
+            da = self.activation.vjp_x(state.a, state.y,
+                                       (e @ self.B).reshape(state.a.shape))
         state._da = da
         layer = self.layer
         if self._n_acc == 0:
