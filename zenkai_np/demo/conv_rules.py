@@ -15,11 +15,11 @@ and the MLP is the tour's 64-256-256-10 (ReLU).  Rules:
 
 * bp   -- GradLearner everywhere (exact backprop)
 * fa   -- FALearner on every conv/linear layer (fixed random B)
-* kp   -- KPLearner (Kolen-Pollack: B gets W's updates, both decay 4e-3 per step)
+* kp   -- KPLearner (Kolen-Pollack: B gets W's updates, both decay 3e-3 per step)
 * usf  -- SignSymmetryLearner(mode="usf") (B = s * sign(W))
 * dfa  -- DFALearner hidden blocks (global error through fixed B_l), GradLearner readout
-* drtp -- DRTPLearner tanh hidden blocks (one-hot target through fixed B_l; with ReLU it
-          diverged), GradLearner readout
+* drtp -- DRTPLearner hidden blocks (one-hot target through fixed B_l), GradLearner readout
+          (ReLU diverges on the conv net; ``--drtp-tanh`` uses tanh hidden units)
 
 After every epoch ``zenkai_np.alignment`` measures, on 256 training samples,
 each layer's angle between the rule's update and the true gradient (and, for
@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 RULES = ("bp", "fa", "kp", "usf", "dfa", "drtp")
-KP_DECAY = 4e-3
+KP_DECAY = 3e-3
 LR = 0.02
 
 
@@ -71,12 +71,15 @@ def _readout(rule, layer, opt, seed):
     return _learner(rule, layer, opt, seed)
 
 
+DRTP_TANH = False
+
+
 def _hidden_act(rule):
-    """ReLU, except tanh for DRTP: its signal -y* B never vanishes, and with ReLU the
-    hidden activations grow without bound (the runs diverged to NaN); Frenkel et al.
-    use bounded hidden units too."""
+    """ReLU; tanh for DRTP when ``DRTP_TANH`` (``--drtp-tanh``): DRTP's signal -y* B never
+    vanishes, and with ReLU the conv runs diverged to NaN (Frenkel et al. use bounded
+    hidden units)."""
     import zenkai_np as zk
-    return zk.Tanh() if rule == "drtp" else zk.ReLU()
+    return zk.Tanh() if rule == "drtp" and DRTP_TANH else zk.ReLU()
 
 
 def _act(rule, act):
@@ -247,6 +250,7 @@ def print_table(rows):
 
 
 def main(argv=None):
+    global KP_DECAY, DRTP_TANH
     p = argparse.ArgumentParser(prog="python -m zenkai_np.demo.conv_rules",
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -258,7 +262,11 @@ def main(argv=None):
     p.add_argument("--plot", default="zenkai_np_alignment.png", metavar="PATH")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--kp-decay", type=float, default=KP_DECAY,
+                   help=f"KPLearner per-step decay (default {KP_DECAY})")
+    p.add_argument("--drtp-tanh", action="store_true", help="tanh hidden units for drtp")
     args = p.parse_args(argv)
+    KP_DECAY, DRTP_TANH = args.kp_decay, args.drtp_tanh
     rules = tuple(r.strip() for r in args.rules.split(",") if r.strip())
     bad = [r for r in rules if r not in RULES]
     if bad:
