@@ -48,6 +48,7 @@ _apply_environment()
 del _apply_environment
 
 __all__ = [
+    "__version__",
     # parts
     "bplambda", "fractional", "framework", "moments",
     # configuration

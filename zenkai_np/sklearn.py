@@ -103,7 +103,10 @@ class _BaseMLP(BaseEstimator):
     def _build(self, n_in, n_out):
         sizes, dt = self._check_params()
         rng = _seed_from(self.random_state)
-        seed = lambda: int(rng.integers(2 ** 31))
+
+        def seed():
+            return int(rng.integers(2 ** 31))
+
         opt = _OPTIMIZERS[self.optimizer](lr=float(self.learning_rate))
         act = _ACTIVATIONS[self.activation]
         widths = [n_in] + sizes + [n_out]

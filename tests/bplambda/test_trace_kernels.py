@@ -128,7 +128,7 @@ def test_eligibility_trace_object_alternates_buffers_like_in_place_steps():
     ops = _operands(5, 2, 4, np.float64, rng)
     tr = EligibilityTrace(5, 2, 4)
     E = np.zeros((5, 2, 5, 4))
-    for step in range(4):
+    for _ in range(4):
         u = rng.standard_normal((2, 4))
         th_obj = tr.step(u, W=ops["W"], a=ops["a"], decay=0.8, delta=ops["delta"]).copy()
         th = trace_step(E, u, W=ops["W"], a=ops["a"], decay=0.8, delta=ops["delta"])
@@ -284,7 +284,7 @@ def test_trace_sequence_matches_naive_loop(dtype, S, B, P, n, rows):
                     assert bad == -1
                     _close(acc, ref, dtype)
                     results.append((simd, threads, acc))
-            for simd, threads, acc in results:   # thread count: bit for bit
+            for simd, _threads, acc in results:   # thread count: bit for bit
                 same = [r for s, t, r in results if s == simd]
                 np.testing.assert_array_equal(acc, same[0])
 

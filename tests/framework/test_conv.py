@@ -64,7 +64,8 @@ def test_conv_vjps_match_finite_differences(shape, cout, k, s, p):
     st = State()
     y = layer.forward(x, st)
     gy = rng.standard_normal(y.shape)
-    f = lambda: float(np.sum(layer.forward(x) * gy))
+    def f():
+        return float(np.sum(layer.forward(x) * gy))
     np.testing.assert_allclose(layer.vjp_x(x, y, gy, st), central_differences(f, x),
                                rtol=1e-6, atol=1e-8)
     g = layer.vjp_params(x, y, gy, st)
@@ -86,7 +87,8 @@ def test_conv_state_survives_a_later_forward():
     gy = rng.standard_normal(y1.shape)
     np.testing.assert_allclose(layer.vjp_params(x1, y1, gy, s1)["W"],
                                layer.vjp_params(x1, y1, gy)["W"], rtol=1e-14)
-    f = lambda: float(np.sum(layer.forward(x1) * gy))
+    def f():
+        return float(np.sum(layer.forward(x1) * gy))
     np.testing.assert_allclose(layer.vjp_params(x1, y1, gy, s1)["W"],
                                central_differences(f, layer.params["W"]), rtol=1e-6)
     assert y2.shape[0] == 3
@@ -108,7 +110,8 @@ def test_pool_forward_and_vjp(cls, k, s):
             ref[:, :, i, j] = red(x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw], axis=(2, 3))
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-15)
     gy = rng.standard_normal(y.shape)
-    f = lambda: float(np.sum(layer.forward(x) * gy))
+    def f():
+        return float(np.sum(layer.forward(x) * gy))
     np.testing.assert_allclose(layer.vjp_x(x, y, gy, st), central_differences(f, x),
                                rtol=1e-6, atol=1e-8)
 

@@ -14,9 +14,11 @@ from zenkai_np import _core
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
-LIBS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(zk.__file__))), "zenkai_np.libs")
+SITE = os.path.dirname(os.path.dirname(os.path.abspath(zk.__file__)))
+LIBS = os.path.join(SITE, "zenkai_np.libs")
 GRAFTED = sorted(glob.glob(os.path.join(LIBS, "libgomp*.so*")))
-pytestmark = pytest.mark.skipif(not GRAFTED, reason="no grafted OpenMP runtime (not a repaired wheel)")
+pytestmark = pytest.mark.skipif(not GRAFTED,
+                                reason="no grafted OpenMP runtime (not a repaired wheel)")
 
 
 def _our_openmp():

@@ -149,7 +149,8 @@ def _trace_case(B, S, D, dtype, threads, quick):
     t = {k: statistics.median(v) for k, v in samples.items()}
     gf = lambda x: flops / x / 1e9  # noqa: E731
     case = f"B={B} S={S} D={D}" + (" in place" if in_place else "")
-    extra = {"flops": flops, "in_place": in_place, "gflops_ours": gf(t["ours"]), "gflops_numpy": gf(t["numpy"]),
+    extra = {"flops": flops, "in_place": in_place,
+             "gflops_ours": gf(t["ours"]), "gflops_numpy": gf(t["numpy"]),
              "gflops_gemm_scipy": gf(t["gemm_scipy"]), "gflops_gemm_numpy": gf(t["gemm_numpy"]),
              "ours_vs_gemm_scipy_rate": t["gemm_scipy"] / t["ours"],
              "ours_vs_gemm_numpy_rate": t["gemm_numpy"] / t["ours"],

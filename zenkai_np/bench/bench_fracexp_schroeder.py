@@ -33,7 +33,7 @@ def _coefficients(n_phi=34, n_eta=26, kmax=64):
         E[m] = eta[m] + R
     # reversion phi(eta(u)) = u, order by order with truncated powers of eta
     powers = [None, np.array(eta)]
-    for j in range(2, n + 1):
+    for _ in range(2, n + 1):
         powers.append(np.convolve(powers[-1], eta)[: n + 1])
     phi = [0j] * (n + 1)
     phi[1] = 1 + 0j
@@ -208,7 +208,9 @@ if __name__ == "__main__":  # pragma: no cover
     print(format_table(res))
     for r in res:
         if r.extra:
-            print(r.kernel, r.dtype, r.threads, r.simd, {k: (round(v, 3) if k != "max_rel_diff_vs_numpy" else v) for k, v in r.extra.items()})
+            shown = {k: (v if k == "max_rel_diff_vs_numpy" else round(v, 3))
+                     for k, v in r.extra.items()}
+            print(r.kernel, r.dtype, r.threads, r.simd, shown)
     if a.json:
         with open(a.json, "w") as f:
             json.dump([r.as_dict() for r in res], f, indent=1)

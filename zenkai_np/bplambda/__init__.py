@@ -17,7 +17,8 @@ from .traces import (EligibilityTrace, limit_blas_threads, trace_add_diag, trace
                      trace_shape, trace_step)
 
 __all__ = [
-    "BPLambdaLSTM", "BPLambdaRNN", "DNIRNN", "DenseTrace", "MLPSynthesiser", "LSTM", "LineDrawTask", "EligibilityTrace", "LinearSynthesiser", "TruncatedBPTTRNN",
+    "BPLambdaLSTM", "BPLambdaRNN", "DNIRNN", "DenseTrace", "MLPSynthesiser", "LSTM",
+    "LineDrawTask", "EligibilityTrace", "LinearSynthesiser", "TruncatedBPTTRNN",
     "VanillaRNN", "clip_unit_norm", "future_gradients", "lambda_targets", "limit_blas_threads",
     "td_errors", "trace_add_diag", "trace_contract", "trace_shape", "trace_step", "windows",
 ]

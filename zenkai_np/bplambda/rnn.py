@@ -285,7 +285,7 @@ class BPLambdaRNN(SequenceLearner):
                 rec["l"].append(l.copy())
             if step_mode:  # online: the RNN and readout learn at every step too
                 self.apply({k: v for k, v in grads.items() if not k.startswith("synth_")})
-                for k, v in grads.items():
+                for v in grads.values():
                     v.fill(0)
                 W_hhT = np.ascontiguousarray(p["W_hh"].T)
             g_prev, a_prev, h_prev = g, a, h

@@ -222,7 +222,8 @@ def main(argv=None):
                    help="PNG of recovery error vs N (needs matplotlib)")
     p.add_argument("--no-mlp", action="store_true", help="skip scikit-learn's MLPRegressor")
     p.add_argument("--dask", metavar="ADDRESS", default=None,
-                   help="run the N sweep on the dask scheduler at ADDRESS ('local': a LocalCluster)")
+                   help="run the N sweep on the dask scheduler at ADDRESS "
+                        "('local': a LocalCluster)")
     p.add_argument("--resume", action="store_true",
                    help="keep the results already in --json PATH and run only the missing ones")
     args = p.parse_args(argv)

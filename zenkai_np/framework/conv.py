@@ -9,9 +9,10 @@ weight is ``(C_out, C_in, kh, kw)`` and computes the cross-correlation
 with ``xp`` the input zero-padded by ``padding`` on each side (PyTorch's
 ``Conv2d`` convention).  The implementation is im2col on BLAS: the patches are
 gathered by ``kh*kw`` strided slice copies into one ``(C_in*kh*kw, N*Ho*Wo)``
-matrix (the pooling layers use ``numpy.lib.stride_tricks.sliding_window_view``), so the forward pass, ``dL/dW`` and the
-patch-gradient of ``dL/dx`` are each one GEMM; ``dL/dx`` scatters the patch
-gradients back with ``kh*kw`` strided additions (col2im).
+matrix (the pooling layers use ``numpy.lib.stride_tricks.sliding_window_view``),
+so the forward pass, ``dL/dW`` and the patch-gradient of ``dL/dx`` are each one
+GEMM; ``dL/dx`` scatters the patch gradients back with ``kh*kw`` strided
+additions (col2im).
 
 The training loop feeds 2-D batches ``(N, features)``; put ``Unflatten((C, H,
 W))`` first to turn them into images and ``Flatten()`` before dense layers.

@@ -136,7 +136,7 @@ class Optimizer:
     def state_dict(self):
         self._t_arr[...] = self.t
         d = {"t": self._t_arr}
-        for name, p, g, bufs, _ in self._items:
+        for name, _p, _g, bufs, _ in self._items:
             for b, v in bufs.items():
                 d[f"{name}.{b}"] = v
         return d
@@ -146,7 +146,7 @@ class Optimizer:
         self.t = int(self._t_arr)
 
     def load_state_dict(self, d):
-        for name, p, g, bufs, _ in self._items:
+        for name, _p, _g, bufs, _ in self._items:
             for b, v in bufs.items():
                 v[...] = d[f"{name}.{b}"]
         self._t_arr[...] = d["t"]

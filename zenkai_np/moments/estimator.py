@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from .._validation import as_float_array, check_random_state
+from .._validation import check_random_state
 from ._blas_threads import single_threaded_blas
 from ._sklearn_base import BaseEstimator, RegressorMixin, not_fitted, validate_xy, validate_x
 from .contract import hermite_contract, hermite_moment2, quadratic_form
@@ -359,7 +359,7 @@ class ReLUMomentRegressor(RegressorMixin, BaseEstimator):
             runs.append((loss, a2, C2))
         runs.sort(key=lambda t: t[0])
         best = None
-        for loss, a, C in runs[:self.n_survivors]:
+        for _loss, a, C in runs[:self.n_survivors]:
             a2, C2, loss2, _ = fit_relu_net_lbfgs(zs, ys, a, C, maxiter=self.search_maxiter,
                                                   gtol=1e-14, scale=scale)
             if best is None or loss2 < best[2]:

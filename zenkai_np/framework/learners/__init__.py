@@ -1,7 +1,7 @@
 """Learning rules, each a LearningMachine."""
 from .ensemble import EnsembleLearner
 from .drtp import DRTPLearner
-from .feedback_alignment import DFALearner, FALearner, feedback_init, feedback_vjp
+from .feedback_alignment import DFALearner, FALearner
 from .grad import GradLearner, bind_optimizer
 from .kolen_pollack import KPLearner
 from .least_squares import LeastSquaresLearner, ridge_solve

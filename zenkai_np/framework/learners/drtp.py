@@ -16,8 +16,9 @@ Where ``y*`` comes from: in a container walk with a loss the context holds
 only the error ``dL/dy``; for ``CrossEntropyLoss`` with hard labels its only
 negative entry per row is the label's, so ``y*`` = one-hot of the row's
 minimum (exact; a row saturated to an all-zero float error, where the label is
-no longer visible, falls back to its first class).  In a walk without a loss (``learn(x, t)``) the output target ``t`` is
-used as ``y*``.  Other losses (e.g. MSE, soft labels) are refused.
+no longer visible, falls back to its first class).  In a walk without a loss
+(``learn(x, t)``) the output target ``t`` is used as ``y*``.  Other losses
+(e.g. MSE, soft labels) are refused.
 """
 from __future__ import annotations
 
