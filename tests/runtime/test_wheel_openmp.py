@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import zenkai_np as zk
-from zenkai_np import _core
+from zenkai_np import _build_info
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -38,7 +38,7 @@ def test_threadpool_limits_reaches_the_kernels():
     x = np.linspace(-3, 3, 200_000)
     want = zk.fracexp(x, 0.5, n_threads=1)
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
-        assert _core.omp_max_threads() == 1
+        assert _build_info.omp_max_threads() == 1
         assert _our_openmp()[0]["num_threads"] == 1
         np.testing.assert_array_equal(zk.fracexp(x, 0.5), want)
-    assert _core.omp_max_threads() == _our_openmp()[0]["num_threads"]
+    assert _build_info.omp_max_threads() == _our_openmp()[0]["num_threads"]
