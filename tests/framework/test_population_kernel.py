@@ -13,6 +13,7 @@ import pytest
 import zenkai_np as zk
 from zenkai_np.framework import population_kernel as pk
 from zenkai_np.framework.backend import use_backend
+from zenkai_np.framework.learners import population_losses
 
 pytest.importorskip("zenkai_np.framework._population")
 
@@ -85,7 +86,7 @@ def test_falls_back_for_other_layers_and_bad_input():
         chain = zk.Chain(zk.Linear(7, 5, rng=0), zk.Tanh())
         cpop = {"0.W": pop["W"], "0.b": pop["b"]}
         np.testing.assert_allclose(pk.population_losses_of(chain, x, cpop, t),
-                                   zk.population_losses(chain.forward_population(x, cpop), t))
+                                   population_losses(chain.forward_population(x, cpop), t))
         with pytest.raises(ValueError, match="W"):
             pk.forward_population(layer, x, {"W": pop["W"][:, :3], "b": pop["b"]})
         with pytest.raises(ValueError, match="n_threads"):

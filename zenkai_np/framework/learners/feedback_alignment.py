@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import fusion
+from .. import fused_ops
 from ..conv import Conv2d
 from ..layers import Layer, Linear, Identity
 from .grad import GradLearner
@@ -194,7 +194,7 @@ class DFALearner(GradLearner):
         return ctx.error
 
     def forward(self, x, state=None):
-        ah = fusion.dfa_forward(self, x)        # compiled backend: one fused call
+        ah = fused_ops.dfa_forward(self, x)        # compiled backend: one fused call
         if ah is None:
             a = self.layer.forward(x, state)
             h = self.activation.forward(a)
@@ -213,7 +213,7 @@ class DFALearner(GradLearner):
         if state.a[0].size != self.B.shape[1]:
             raise ValueError(f"the layer output has {state.a[0].size} values per sample but "
                              f"B expects {self.B.shape[1]} (check input_shape)")
-        da = fusion.dfa_delta(self, e, state.a, state.y)   # compiled backend, or None
+        da = fused_ops.dfa_delta(self, e, state.a, state.y)   # compiled backend, or None
         if da is None:
             da = self.activation.vjp_x(state.a, state.y,
                                        (e @ self.B).reshape(state.a.shape))

@@ -1,0 +1,97 @@
+"""Compiled elementwise passes around a dense layer's GEMM (compiled backend).
+
+The learner-agnostic half of the fusion (``fusion.py`` decides which machines
+form a segment): :func:`dense_forward` runs ``a = x @ W`` on NumPy's BLAS and
+bias + activation in one compiled pass; :func:`dfa_forward` / :func:`dfa_delta`
+do the same for a ``DFALearner`` over a ``Linear``.  Each returns ``None`` to
+fall back to the unfused NumPy path (backend ``"numpy"``, a non-dense layer, a
+buffer that is not C-contiguous, a dtype that differs).  Validation happens
+here, in Python, before the ``nogil`` kernels run.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+
+__all__ = ["activation_code", "dense_forward", "dfa_forward", "dfa_delta"]
+
+_ACT = {Identity: 0, Tanh: 1, Sigmoid: 2, ReLU: 3, LeakyReLU: 4}
+
+
+def activation_code(layer):
+    """The kernel's code for an elementwise activation layer, or None."""
+    return _ACT.get(type(layer))
+
+
+def _slope(layer):
+    return layer.slope if type(layer) is LeakyReLU else 0.0
+
+
+def _usable_x(layer, x):
+    """``x`` validated as the Linear's forward does, C-contiguous; None to fall back."""
+    W = layer.params["W"]
+    if (type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != layer.n_in
+            or x.dtype != W.dtype):
+        x = layer._bad_input(x)       # raises the Linear's own error, or a plain view
+    if x.shape[0] == 0 or not W.flags.c_contiguous:
+        return None
+    b = layer.params.get("b")
+    if b is not None and (b.dtype != W.dtype or not b.flags.c_contiguous):
+        return None
+    return np.ascontiguousarray(x)
+
+
+def dense_forward(layer, act_layer, x):
+    """``(x, a, y)`` with ``a = x @ W + b``, ``y = act(a)``; None to fall back.
+
+    ``act_layer`` None means identity (``y is a``).  ``x`` comes back
+    C-contiguous (the array the backward pass must use).
+    """
+    F = backend.fused_module()
+    if F is None:
+        return None
+    x = _usable_x(layer, x)
+    if x is None:
+        return None
+    code = 0 if act_layer is None else _ACT[type(act_layer)]
+    W = layer.params["W"]
+    a = np.matmul(x, W)               # NumPy's BLAS (see module doc)
+    y = a if code in (0, 1) else np.empty_like(a)
+    b = layer.params.get("b")
+    if b is not None or code > 1:
+        F.bias_act(a, b, y, code, 0.0 if act_layer is None else _slope(act_layer))
+    if code == 1:
+        y = np.tanh(a)                # NumPy's SIMD tanh (see _fused.pyx)
+    elif code == 2:
+        np.tanh(y, out=y)
+        F.sigmoid_finish(y)
+    return x, a, y
+
+
+def _usable_gy(gy, a):
+    return (type(gy) is np.ndarray and gy.dtype == a.dtype and gy.shape == a.shape
+            and gy.flags.c_contiguous)
+
+
+def dfa_forward(m, x):
+    """``(a, h)`` of a ``DFALearner`` in one compiled call; None to fall back."""
+    code = _ACT.get(type(m.activation))
+    if code is None or type(m.layer) is not Linear:
+        return None
+    r = dense_forward(m.layer, m.activation, x)
+    return None if r is None else r[1:]
+
+
+def dfa_delta(m, e, a, h):
+    """``delta_a = (e @ B) * act'(a)`` (one GEMM and one fused pass); None to fall back."""
+    F = backend.fused_module()
+    code = _ACT.get(type(m.activation))
+    if (F is None or code is None or type(m.layer) is not Linear or type(e) is not np.ndarray
+            or e.dtype != a.dtype or not _usable_gy(a, h)):
+        return None
+    d = np.matmul(e, m.B)
+    if code:
+        F.act_grad(d, a, h, d, code, _slope(m.activation))
+    return d
