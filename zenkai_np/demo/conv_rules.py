@@ -15,11 +15,14 @@ and the MLP is the tour's 64-256-256-10 (ReLU).  Rules:
 
 * bp   -- GradLearner everywhere (exact backprop)
 * fa   -- FALearner on every conv/linear layer (fixed random B)
-* kp   -- KPLearner (Kolen-Pollack: B gets W's updates, both decay 3e-3 per step)
+* kp   -- KPLearner (Kolen-Pollack: B gets W's updates, both decay 3.75e-3 per step)
 * usf  -- SignSymmetryLearner(mode="usf") (B = s * sign(W))
 * dfa  -- DFALearner hidden blocks (global error through fixed B_l), GradLearner readout
-* drtp -- DRTPLearner hidden blocks (one-hot target through fixed B_l), GradLearner readout
-          (ReLU diverges on the conv net; ``--drtp-tanh`` uses tanh hidden units)
+* drtp -- DRTPLearner hidden blocks (one-hot target through fixed B_l), GradLearner readout,
+          with tanh hidden units: the setting of Frenkel et al.'s reference code (its
+          ``--conv-act`` and ``--hidden-act`` default to tanh)
+* drtp-relu -- the same with ReLU hidden units (a labelled variant; on the conv net it
+          diverged to NaN in every seed measured)
 
 After every epoch ``zenkai_np.alignment`` measures, on 256 training samples,
 each layer's angle between the rule's update and the true gradient (and, for
@@ -37,8 +40,9 @@ import time
 
 import numpy as np
 
-RULES = ("bp", "fa", "kp", "usf", "dfa", "drtp")
-KP_DECAY = 3e-3
+RULES = ("bp", "fa", "kp", "usf", "dfa", "drtp", "drtp-relu")
+DIRECT = ("dfa", "drtp", "drtp-relu")      # hidden blocks with their own B_l; GradLearner readout
+KP_DECAY = 3.75e-3
 LR = 0.02
 
 
@@ -59,33 +63,30 @@ def _learner(rule, layer, opt, seed, **dfa_kw):
         return zk.KPLearner(layer, opt, rng=seed, decay=KP_DECAY)
     if rule == "usf":
         return zk.SignSymmetryLearner(layer, opt, mode="usf", rng=seed)
-    cls = zk.DFALearner if rule == "dfa" else zk.DRTPLearner
+    cls = zk.DFALearner if rule == "dfa" else zk.DRTPLearner      # drtp, drtp-relu
     return cls(layer, dfa_kw.pop("activation"), n_error=10, optimizer=opt, rng=seed,
                **dfa_kw)
 
 
 def _readout(rule, layer, opt, seed):
     import zenkai_np as zk
-    if rule in ("dfa", "drtp"):
+    if rule in DIRECT:
         return zk.GradLearner(layer, opt)
     return _learner(rule, layer, opt, seed)
 
 
-DRTP_TANH = False
-
-
 def _hidden_act(rule):
-    """ReLU; tanh for DRTP when ``DRTP_TANH`` (``--drtp-tanh``): DRTP's signal -y* B never
-    vanishes, and with ReLU the conv runs diverged to NaN (Frenkel et al. use bounded
-    hidden units)."""
+    """Hidden units: tanh for ``drtp`` (the DRTP authors' setting: bounded units, so the
+    signal -y* B_l, which never vanishes, cannot drive them without bound), ReLU for
+    every other rule and for the ``drtp-relu`` variant."""
     import zenkai_np as zk
-    return zk.Tanh() if rule == "drtp" and DRTP_TANH else zk.ReLU()
+    return zk.Tanh() if rule == "drtp" else zk.ReLU()
 
 
 def _act(rule, act):
     """The activation machine after a layer (folded into DFA/DRTP blocks)."""
     import zenkai_np as zk
-    return [] if rule in ("dfa", "drtp") else [zk.GradLearner(act)]
+    return [] if rule in DIRECT else [zk.GradLearner(act)]
 
 
 def build_conv(rule, dtype, seed):
@@ -96,7 +97,7 @@ def build_conv(rule, dtype, seed):
     c2 = zk.Conv2d(16, 32, 3, padding=1, dtype=dtype, init="he", rng=seed + 1)
     f1 = zk.Linear(512, 64, dtype=dtype, init="he", rng=seed + 2)
     f2 = zk.Linear(64, 10, dtype=dtype, init="he", rng=seed + 3)
-    direct = rule in ("dfa", "drtp")
+    direct = rule in DIRECT
     kw = tuple({"activation": _hidden_act(rule)} for _ in range(3))
     if direct:
         kw[0]["input_shape"] = (1, 8, 8)
@@ -211,7 +212,7 @@ def run(rules=RULES, seeds=(0,), epochs_conv=30, epochs_mlp=30, dtype=np.float32
                     if seed == seeds[0]:
                         curves[arch][rule] = per_epoch
                     if verbose:
-                        print(f"  {arch:<4} {rule:<5} seed {seed}  test "
+                        print(f"  {arch:<4} {rule:<9} seed {seed}  test "
                               f"{row['test_accuracy']:.4f}  angles "
                               f"[{_fmt_angles(row['final'], 'angle')}]  W-B "
                               f"[{_fmt_angles(row['final'], 'fb_angle')}]  "
@@ -234,7 +235,7 @@ def run(rules=RULES, seeds=(0,), epochs_conv=30, epochs_mlp=30, dtype=np.float32
 
 def print_table(rows):
     """Mean (and per-seed) test accuracy and seed-0 final angles per rule and net."""
-    print(f"\n{'net':<5}{'rule':<6}{'test accuracy (per seed)':<34}"
+    print(f"\n{'net':<5}{'rule':<10}{'test accuracy (per seed)':<34}"
           f"{'final angle per layer (deg)':<32}W-B angle")
     for arch in ("conv", "mlp"):
         for rule in RULES:
@@ -245,12 +246,12 @@ def print_table(rows):
             per = ", ".join(f"{a:.4f}" for a in accs)
             acc = f"{np.mean(accs):.4f} ({per})" if len(accs) > 1 else f"{accs[0]:.4f}"
             f = rs[0]["final"]
-            print(f"{arch:<5}{rule:<6}{acc:<34}{_fmt_angles(f, 'angle'):<32}"
+            print(f"{arch:<5}{rule:<10}{acc:<34}{_fmt_angles(f, 'angle'):<32}"
                   f"{_fmt_angles(f, 'fb_angle')}")
 
 
 def main(argv=None):
-    global KP_DECAY, DRTP_TANH
+    global KP_DECAY
     p = argparse.ArgumentParser(prog="python -m zenkai_np.demo.conv_rules",
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -264,9 +265,8 @@ def main(argv=None):
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--kp-decay", type=float, default=KP_DECAY,
                    help=f"KPLearner per-step decay (default {KP_DECAY})")
-    p.add_argument("--drtp-tanh", action="store_true", help="tanh hidden units for drtp")
     args = p.parse_args(argv)
-    KP_DECAY, DRTP_TANH = args.kp_decay, args.drtp_tanh
+    KP_DECAY = args.kp_decay
     rules = tuple(r.strip() for r in args.rules.split(",") if r.strip())
     bad = [r for r in rules if r not in RULES]
     if bad:
