@@ -161,6 +161,47 @@ def test_conv_bad_input_names_the_argument():
         zk.Unflatten((1, 2, 2)).forward(np.zeros((2, 5)))
 
 
+@pytest.mark.parametrize("make", [
+    lambda: zk.Conv2d(3, 4, 3, padding=1), lambda: zk.MaxPool2d(2), lambda: zk.AvgPool2d(2)])
+@pytest.mark.parametrize("shape", [(6, 6), (2, 3, 6), (2, 3, 6, 6, 1)])
+def test_non_4d_input_names_x(make, shape):
+    with pytest.raises(ValueError, match=r"x: .*expects a 4-D array"):
+        make().forward(np.zeros(shape))
+
+
+@pytest.mark.parametrize("cls", [zk.Conv2d, zk.MaxPool2d, zk.AvgPool2d])
+@pytest.mark.parametrize("stride", [0, -2, (1, 0), (0, 1), (-1, 2)])
+def test_stride_not_positive_names_stride(cls, stride):
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        cls(1, 1, 2, stride=stride) if cls is zk.Conv2d else cls(2, stride=stride)
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: zk.Conv2d(1, 2, (1, 5), padding=1), (1, 1, 9, 2)),      # too wide
+    (lambda: zk.Conv2d(1, 2, (5, 1), padding=(0, 1)), (1, 1, 4, 9)),  # too tall, pad 0
+    (lambda: zk.Conv2d(1, 2, 3, padding=0), (1, 1, 2, 2)),
+    (lambda: zk.AvgPool2d((1, 3)), (1, 1, 4, 2)),
+    (lambda: zk.MaxPool2d((3, 1)), (1, 1, 2, 4))])
+def test_kernel_larger_than_padded_input_names_kernel_size(layer, shape):
+    with pytest.raises(ValueError, match=r"kernel_size=\d+ of .* is larger than the padded"):
+        layer().forward(np.zeros(shape))
+
+
+@pytest.mark.parametrize("make", [
+    lambda c: zk.FALearner(c, rng=1), lambda c: zk.KPLearner(c, rng=1),
+    lambda c: zk.SignSymmetryLearner(c, mode="brsf", rng=1),
+    lambda c: zk.DFALearner(c, zk.ReLU(), n_error=3, input_shape=(3, 6, 6), rng=1),
+    lambda c: zk.DRTPLearner(c, zk.Tanh(), n_error=3, input_shape=(3, 6, 6), rng=1)])
+def test_learners_on_conv_pass_the_layer_checks_through(make):
+    m = make(zk.Conv2d(3, 4, 3, padding=1, rng=0))
+    with pytest.raises(ValueError, match="x has 2 channels .* expects in_channels=3"):
+        m.forward(np.zeros((2, 2, 6, 6)))
+    with pytest.raises(ValueError, match="x: .*4-D"):
+        m.forward(np.zeros((2, 3, 6)))
+    with pytest.raises(ValueError, match="kernel_size=3 .* larger than the padded"):
+        make(zk.Conv2d(3, 4, 3, rng=0)).forward(np.zeros((2, 3, 2, 6)))
+
+
 def test_conv_net_trains_by_backprop_in_fit():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 16))

@@ -165,6 +165,66 @@ def test_fa_then_dfa_composition_trains():
     assert h.loss[-1] < 0.5 * h.loss[0]
 
 
+def _first_layer_net(first, second=None, seed=0):
+    """conv (``first``) -> tanh -> pool -> flatten -> linear (``second``) -> 3 classes."""
+    G = zk.GradLearner
+    second = second or (lambda l: G(l, zk.SGD(lr=0.1)))
+    return zk.Sequential(
+        G(zk.Unflatten((2, 6, 6))), first(zk.Conv2d(2, 3, 3, padding=1, rng=seed)),
+        G(zk.Tanh()), G(zk.MaxPool2d(2)), G(zk.Flatten()),
+        second(zk.Linear(27, 3, rng=seed + 1)))
+
+
+FEEDBACK_RULES = [
+    lambda l: zk.FALearner(l, zk.SGD(lr=0.1), rng=7),
+    lambda l: zk.KPLearner(l, zk.SGD(lr=0.1), decay=0.0, rng=7),
+    lambda l: zk.SignSymmetryLearner(l, zk.SGD(lr=0.1), mode="usf"),
+    lambda l: zk.SignSymmetryLearner(l, zk.SGD(lr=0.1), mode="frsf", rng=7)]
+
+
+@pytest.mark.parametrize("make", FEEDBACK_RULES)
+def test_feedback_rule_on_the_first_layer_is_backprop(make):
+    """Point 6: FA-type rules act only through the input target, so on the first
+    parameterised layer they give exactly backprop's update; one layer higher
+    (with a layer below to receive the target) the same rule differs."""
+    x, y = _data(n=6, d=72, k=3)
+    loss = zk.CrossEntropyLoss()
+    bp = _first_layer_net(lambda l: zk.GradLearner(l, zk.SGD(lr=0.1)))
+    first = _first_layer_net(make)
+    bp.learn(x, y, loss)
+    first.learn(x, y, loss)
+    for (k, a), (k2, b) in zip(bp.parameters().items(), first.parameters().items()):
+        assert k == k2
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    # the control: the rule on the readout sends a B-made target to the conv layer
+    second = _first_layer_net(lambda l: zk.GradLearner(l, zk.SGD(lr=0.1)), make)
+    second.learn(x, y, loss)
+    W_bp, W_2 = bp.machines[1].layer.W, second.machines[1].layer.W
+    assert not np.allclose(W_2, W_bp, rtol=1e-6, atol=1e-9)
+
+
+def test_fa_below_dfa_gets_the_exact_gradient_of_what_dfa_sends():
+    """"Layer 1 by FA, layer 2 by DFA": layer 1 (first layer, so FA = backprop there)
+    learns exactly as a GradLearner would from the target the DFA block hands down."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 4)), rng.integers(0, 2, 16)
+
+    def build(first):
+        return zk.Sequential(
+            first(zk.Linear(4, 8, rng=0)), zk.GradLearner(zk.Tanh()),
+            zk.DFALearner(zk.Linear(8, 8, rng=2), zk.Tanh(), n_error=2,
+                          optimizer=zk.SGD(lr=0.1), rng=3, x_feedback="B"),
+            zk.GradLearner(zk.Linear(8, 2, rng=4), zk.SGD(lr=0.1)))
+    fa = build(lambda l: zk.FALearner(l, zk.SGD(lr=0.1), rng=1))
+    bp = build(lambda l: zk.GradLearner(l, zk.SGD(lr=0.1)))
+    W0 = fa.machines[0].layer.W.copy()
+    fa.learn(x, y, zk.CrossEntropyLoss())
+    bp.learn(x, y, zk.CrossEntropyLoss())
+    np.testing.assert_allclose(fa.machines[0].layer.W, bp.machines[0].layer.W,
+                               rtol=1e-12, atol=1e-15)
+    assert not np.array_equal(fa.machines[0].layer.W, W0)        # it did learn
+
+
 def test_dfa_and_drtp_on_conv():
     x, y = _data()
     for cls in (zk.DFALearner, zk.DRTPLearner):
