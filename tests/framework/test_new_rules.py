@@ -289,3 +289,18 @@ def test_save_load_drtp_and_dfa_with_B_x(tmp_path):
     zk.load(b, tmp_path / "d.npz")
     np.testing.assert_array_equal(a.machines[2].B_x, b.machines[2].B_x)
     np.testing.assert_array_equal(a.machines[2].B, b.machines[2].B)
+
+
+@pytest.mark.parametrize("arch", ["conv", "mlp"])
+def test_conv_rules_demo_wires_drtp_tanh_and_the_relu_variant(arch):
+    """The tour's drtp uses the DRTP authors' tanh hidden units; drtp-relu is ReLU;
+    kp's learners carry the demo's decay."""
+    from zenkai_np.demo import conv_rules as cr
+    build = cr.build_conv if arch == "conv" else cr.build_mlp
+    for rule, act in (("drtp", zk.Tanh), ("drtp-relu", zk.ReLU)):
+        hidden = [m for m in build(rule, np.float64, 0).machines
+                  if isinstance(m, zk.DRTPLearner)]
+        assert len(hidden) == (3 if arch == "conv" else 2)
+        assert all(type(m.activation) is act for m in hidden)
+    kp = [m for m in build("kp", np.float64, 0).machines if isinstance(m, zk.KPLearner)]
+    assert kp and all(m.decay == cr.KP_DECAY for m in kp)
