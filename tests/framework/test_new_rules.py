@@ -248,6 +248,10 @@ def test_dfa_and_drtp_on_conv():
         zk.DFALearner(zk.Conv2d(2, 3, 3), n_error=4)
     with pytest.raises(ValueError, match="channels"):
         zk.DFALearner(zk.Conv2d(2, 3, 3), n_error=4, input_shape=(3, 6, 6))
+    m = cls(zk.Conv2d(2, 3, 3, padding=1, rng=0), zk.ReLU(), n_error=4,
+            input_shape=(2, 6, 6), rng=1)
+    with pytest.raises(ValueError, match=r"input_shape=\(2, 6, 6\).*\(2, 7, 7\)"):
+        m.forward(np.zeros((1, 2, 7, 7)))   # found at once, not at the first backward pass
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -165,8 +165,10 @@ class DFALearner(GradLearner):
                                  f"in_channels={layer.in_channels}")
             Ho, Wo = layer.output_shape(H, Wd)
             n_out = layer.out_channels * Ho * Wo
+            self.input_shape = (C, H, Wd)
         else:
             n_out = layer.n_out
+            self.input_shape = None
         shape = (int(n_error), n_out)
         rng = np.random.default_rng(rng)
         if B is None:
@@ -194,6 +196,11 @@ class DFALearner(GradLearner):
         return ctx.error
 
     def forward(self, x, state=None):
+        shape = self.input_shape
+        if shape is not None and getattr(x, "ndim", 0) == 4 and tuple(x.shape[1:]) != shape:
+            raise ValueError(f"x: {type(self).__name__} was built for input_shape={shape} "
+                             f"(B's size depends on it), got images of shape "
+                             f"{tuple(x.shape[1:])}")
         ah = fused_ops.dfa_forward(self, x)        # compiled backend: one fused call
         if ah is None:
             a = self.layer.forward(x, state)
