@@ -196,14 +196,14 @@ class DFALearner(GradLearner):
         return ctx.error
 
     def forward(self, x, state=None):
-        shape = self.input_shape
-        if shape is not None and getattr(x, "ndim", 0) == 4 and tuple(x.shape[1:]) != shape:
-            raise ValueError(f"x: {type(self).__name__} was built for input_shape={shape} "
-                             f"(B's size depends on it), got images of shape "
-                             f"{tuple(x.shape[1:])}")
         ah = fused_ops.dfa_forward(self, x)        # compiled backend: one fused call
         if ah is None:
-            a = self.layer.forward(x, state)
+            a = self.layer.forward(x, state)       # the layer's own checks come first
+            shape = self.input_shape
+            if shape is not None and tuple(np.shape(x)[1:]) != shape:
+                raise ValueError(f"x: {type(self).__name__} was built for input_shape={shape} "
+                                 f"(B's size depends on it), got images of shape "
+                                 f"{tuple(np.shape(x)[1:])}")
             h = self.activation.forward(a)
         else:
             a, h = ah
