@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from .._validation import check_random_state
-from ._blas_threads import single_threaded_blas
+from .._threads import limit_blas_threads
 from ._sklearn_base import BaseEstimator, RegressorMixin, not_fitted, validate_xy, validate_x
 from .contract import hermite_contract, hermite_moment2, quadratic_form
 from .dask_fit import (check_dask_xy, control_variate_residual_dask, is_dask,
@@ -399,7 +399,7 @@ class ReLUMomentRegressor(RegressorMixin, BaseEstimator):
         centres, _ = _cluster_directions(cands, self.cluster_angle, 8 * k)
         rows = rng.choice(N, size=min(N, int(self.search_rows)), replace=False)
         zs, ys = (take_rows(z, rows), take_rows(y, rows)) if lazy else (z[rows], y[rows])
-        with single_threaded_blas():  # many small problems: BLAS threads only cost
+        with limit_blas_threads(1):  # many small problems: BLAS threads only cost
             a, C, loss_k = self._search(zs, ys, centres, k, rng)
         timings["search"] = time.perf_counter() - t0
         self._log(f"step 3: {len(cands)} candidates -> {len(centres)} clusters, "
