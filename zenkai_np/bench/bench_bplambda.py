@@ -136,7 +136,7 @@ def _training_step(threads, quick):
                                         lr_readout=1e-5, lr_synth=1e-5, n_threads=threads,
                                         backend=backend)
     S, B, P, T = 30, 10, 31, 10
-    # the spec's count: T-1 full trace steps (push GEMM + contraction)
+    # the count: T-1 full trace steps (push GEMM + contraction)
     flops = (T - 1) * (2.0 * S * S * B * S * P + 2.0 * S * B * S * P)
     W = np.random.default_rng(1).standard_normal((S, S)).astype(np.float32)
     Xg = np.random.default_rng(2).standard_normal((S, int(flops / (2 * S * S)))).astype(

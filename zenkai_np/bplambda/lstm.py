@@ -1,4 +1,4 @@
-"""BP(λ) for an LSTM with the exact state Jacobian (spec §1.7, variant (a) done exactly).
+"""BP(λ) for an LSTM with the exact state Jacobian (docs/bplambda.md; variant (a) done exactly).
 
 Gates (i, f, g, o) = (σ, σ, tanh, σ)(x_t W_x + h_{t−1} W_h + b), W_x (I, 4H),
 W_h (H, 4H); ``c_t = f c_{t−1} + i g``, ``h_t = o tanh(c_t)``. The state is

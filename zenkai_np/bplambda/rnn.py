@@ -1,4 +1,4 @@
-"""BP(λ) for a vanilla RNN (Pemberton & Costa 2024; spec §1.4–§1.6).
+"""BP(λ) for a vanilla RNN (Pemberton & Costa 2024; docs/bplambda.md).
 
 Online, without backpropagation through time: a linear synthesiser
 ``g(h_t) ≈ ∂L_{>t}/∂h_t`` is trained by TD(λ) with eligibility traces, and

@@ -10,7 +10,7 @@ G_i)/∂Θ[j, p]`` accumulated over time:
 
 with ``decay = γλ`` and ``J_b = ∂h_t/∂h_{t-1}`` for sample ``b``.
 
-Layout ("i-major", spec §2): ``E`` has shape ``(S, B, S, P)``, so that for a
+Layout ("i-major", docs/bplambda.md): ``E`` has shape ``(S, B, S, P)``, so that for a
 Jacobian shared up to row factors, ``J_b = diag(a_b) W``, the push of the
 whole batch is one GEMM ``W @ E`` (E seen as ``S × (B·S·P)``) and a row scale.
 Explicit per-sample Jacobians ``J`` of shape ``(B, S, S)`` use one GEMM per b.

@@ -232,7 +232,7 @@ class FracExp(_FracBase):
 class FracExpLinear(_FracBase):
     """``y = exp^(n_out)(exp^(n_in)(x) @ W + b)``: the general fractional layer.
 
-    One ``n_in`` per input feature (the spec's n~) and one ``n_out`` per output
+    One ``n_in`` per input feature (ñ in docs/fractional.md) and one ``n_out`` per output
     (n^), so a forward pass costs ``n_in + n_out`` fractional exps per sample.
     ``n_in = 0, n_out = 0``: linear; ``n_in = -1, n_out = 1``: product units
     ``y_i = e^{b_i} prod_j x_j^{W_ji}`` (inputs must then be positive, or squashed

@@ -1,4 +1,4 @@
-"""The compiled contraction pass and the assembly of its raw sums (spec §6).
+"""The compiled contraction pass and the assembly of its raw sums (docs/moments.md).
 
 Shared by :mod:`.contract` (in-memory arrays) and :mod:`.dask_support` (row
 blocks): ``run_kernel`` returns the raw sums of one pass over (X, r) for the

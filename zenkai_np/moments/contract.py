@@ -1,4 +1,4 @@
-"""Contractions of empirical Hermite moment tensors (spec §6), never forming a tensor.
+"""Contractions of empirical Hermite moment tensors (docs/moments.md), never forming a tensor.
 
 For data X (N, d), weights r (N) and a direction g (d), with n = ℓ − 2,
 s = <g, x>, σ² = ‖g‖² and H_m the scaled Hermite polynomials
