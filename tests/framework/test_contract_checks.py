@@ -11,6 +11,8 @@ from zenkai_np import bplambda, fractional, framework, moments
 from zenkai_np.framework import Layer, LearningMachine
 from zenkai_np.testing import check_layer, check_learning_machine
 
+from test_framework_extending import Scale
+
 DTYPES = [np.float64, np.float32]
 N, D_IN, D_OUT = 5, 4, 3
 
@@ -194,22 +196,13 @@ def test_check_learning_machine_passes_on_library_machines(name, i, dtype):
 
 # ---- the checks fail on layers and machines that break the contract -----------------
 
-class _Scale(Layer):
-    """y = x * s (the docs' example layer); subclasses below break one rule each."""
+class _Scale(Scale):
+    """y = x * s (the docs' example layer, with scales that are not all 1); subclasses
+    below break one rule each."""
 
     def __init__(self, n=D_IN, dtype=np.float64):
-        super().__init__()
-        self.n_in = self.n_out = n
-        self.params["s"] = np.linspace(0.5, 1.5, n).astype(dtype)
-
-    def forward(self, x, state=None):
-        return x * self.params["s"]
-
-    def vjp_x(self, x, y, gy, state=None):
-        return gy * self.params["s"]
-
-    def vjp_params(self, x, y, gy, state=None, out=None):
-        return {"s": (gy * x).sum(axis=0)}
+        super().__init__(n, dtype)
+        self.params["s"][:] = np.linspace(0.5, 1.5, n)
 
 
 class _WrongVjpX(_Scale):
