@@ -24,8 +24,8 @@ from .._threads import resolve_n_threads
 from ..framework.layers import Sigmoid
 from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import uniform_initialiser
-from .synthesiser import LinearSynthesiser, clip_unit_norm
-from .traces import EligibilityTrace, raise_if_diverged
+from .synthesiser import LinearSynthesiser
+from .traces import EligibilityTrace
 
 __all__ = ["LSTM", "BPLambdaLSTM"]
 
@@ -153,11 +153,7 @@ class BPLambdaLSTM(SequenceLearner):
                 dtheta = trace.step_unchecked(u, np.ascontiguousarray(delta), J=J_prev,
                                               decay=self.gamma * self.lam, scale=1.0 / B,
                                               n_threads=self.n_threads)
-                if not np.isfinite(dtheta).all():
-                    raise_if_diverged(t)
-                sg = synth.grads_from_theta(dtheta)
-                grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
-                grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
+                self._subtract_synth_grads(dtheta, t, grads)
                 if record:
                     rec["delta"].append(delta.copy())
             ls = l + sgw * g

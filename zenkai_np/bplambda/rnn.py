@@ -261,11 +261,7 @@ class BPLambdaRNN(SequenceLearner):
                 else:
                     dtheta = trace.step_numpy(u, delta, W=W_hhT, a=a_prev, decay=decay,
                                               scale=1.0 / B)
-                if not np.isfinite(dtheta).all():
-                    raise_if_diverged(t)
-                sg = synth.grads_from_theta(dtheta)
-                grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
-                grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
+                self._subtract_synth_grads(dtheta, t, grads)
                 if record:
                     rec["delta"].append(delta.copy())
                 if step_mode:  # online: update θ now; g(h_t) then uses the new θ
