@@ -11,7 +11,7 @@ from zenkai_np import bplambda, fractional, framework, moments
 from zenkai_np.framework import Layer, LearningMachine
 from zenkai_np.testing import check_layer, check_learning_machine
 
-from test_framework_extending import Scale
+from test_framework_extending import DeltaRule, Scale
 
 DTYPES = [np.float64, np.float32]
 N, D_IN, D_OUT = 5, 4, 3
@@ -297,31 +297,18 @@ def test_check_layer_rejects_bad_arguments():
         check_layer(_Scale(), np.ones(4))
 
 
-class _Delta(LearningMachine):
-    """Widrow-Hoff on a Linear layer (the docs' example learner)."""
+class _Delta(DeltaRule):
+    """Widrow-Hoff on a Linear layer (the docs' example learner), its step applying an
+    accumulated dW once; subclasses below break one rule each."""
 
     def __init__(self, dtype=np.float64, lr=0.05):
-        super().__init__()
-        self.layer, self.lr = _lin(dtype), lr
-        self.n_in, self.n_out = D_IN, D_OUT
-
-    def forward(self, x, state=None):
-        y = self.layer.forward(x)
-        if state is not None:
-            state.y = y
-        return y
-
-    def accumulate(self, x, t, state):
-        state.dW = x.T @ (t - state.y)
+        super().__init__(_lin(dtype), lr)
 
     def step(self, x, t, state):
         dW = state.get("dW")
         if dW is not None:
             self.layer.params["W"] += self.lr * dW
             state.dW = None
-
-    def step_x(self, x, t, state):
-        return x + (t - state.y) @ self.layer.W.T
 
 
 class _StepsInAccumulate(_Delta):
