@@ -135,6 +135,15 @@ class SequenceLearner:
         self._readout_pending = (h, t_out, st)
         return yhat, (h - h_target).astype(self.dtype, copy=False)
 
+    def _synth_target(self, t, T, state, g_override, zeros):
+        """g_t, the synthetic gradient at step ``t`` of ``T``: zero at the last step,
+        ``g_override[t]`` when given, else the synthesiser's prediction from ``state``."""
+        if t == T - 1:
+            return zeros
+        if g_override is not None:
+            return np.asarray(g_override[t], zeros.dtype)
+        return self.synth.predict(state)
+
     def _subtract_synth_grads(self, dtheta, t, grads):
         """Refuse a non-finite trace product ``dtheta`` (diverged at step ``t``), else
         subtract the synthesiser's clipped gradients from ``grads`` (synth_W, synth_b)."""

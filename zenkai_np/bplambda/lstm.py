@@ -117,7 +117,7 @@ class BPLambdaLSTM(SequenceLearner):
                          readout=readout)
 
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
-        model, synth, dt = self.model, self.synth, self.dtype
+        model, dt = self.model, self.dtype
         B, T, _ = X.shape
         H = model.n_hidden
         S = 2 * H
@@ -141,12 +141,7 @@ class BPLambdaLSTM(SequenceLearner):
                 yhat, l[:, :H] = self._readout(h, Y[:, t], B, grads)
                 yhats.append(yhat)
                 ys.append(Y[:, t])
-            if t == T - 1:
-                g = zeros
-            elif g_override is not None:
-                g = np.asarray(g_override[t], dt)
-            else:
-                g = synth.predict(s)
+            g = self._synth_target(t, T, s, g_override, zeros)
             if t >= 1:
                 delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
                 u[:, :S] = s_prev

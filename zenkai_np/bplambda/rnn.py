@@ -243,12 +243,7 @@ class BPLambdaRNN(SequenceLearner):
             else:
                 l = zeros
             last = t == T - 1
-            if last:
-                g = zeros
-            elif g_override is not None:
-                g = np.asarray(g_override[t], dt)
-            else:
-                g = synth.predict(h)
+            g = self._synth_target(t, T, h, g_override, zeros)
             if t >= 1:
                 v = l + gamma * g
                 delta = (v if linear else v * a) @ p["W_hh"].T - g_prev
