@@ -1,5 +1,5 @@
-// Eligibility traces of BP(lambda) (Pemberton & Costa 2024; spec bplambda.md
-// §1.4, §2). For every batch element b the trace of a linear synthesiser
+// Eligibility traces of BP(lambda) (Pemberton & Costa 2024;
+// docs/bplambda.md). For every batch element b the trace of a linear synthesiser
 // g(u) = Theta [u; 1] (Theta: S x P, P = D + 1 with the bias as last column) is
 //
 //   E_b <- decay * J_b E_b + dg(u_b)/dTheta,   (dg/dTheta)[i, j, p] = [i == j] u_b[p]
@@ -263,7 +263,7 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
 }
 
 // A whole sequence of fused steps for a shared Jacobian (the vanilla RNN's
-// synthesiser update, spec §1.4-§1.6, update once per sequence), without
+// synthesiser update, docs/bplambda.md, update once per sequence), without
 // returning to Python between steps. Step k = 0 .. n_steps-1 pushes
 //   E <- decay * diag(a[k, b]) W E_b + [i = j] U[k, b],   dtheta_k = scale * sum_b,i Delta[k, b, i] E[i, b]
 // and accumulates acc -= clip(dtheta_k) per tensor: the W part dtheta[:, :P-1]

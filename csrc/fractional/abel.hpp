@@ -1,5 +1,5 @@
 // Real fractional iterate of exp via Abel's equation with a piecewise-linear
-// seed (Köpp, van der Smagt, Urban 2016; spec fracexp.md §1.1, §3.1):
+// seed (Köpp, van der Smagt, Urban 2016; docs/fractional.md):
 //
 //   psi(x)    = expm1(x)                (x < 0)
 //             = x                       (0 <= x < 1)

@@ -1,5 +1,5 @@
 // Streaming contractions of empirical Hermite moment tensors
-// (spec relu_moments.md §6). For data X (N x d), weights r (N) and R
+// (docs/moments.md). For data X (N x d), weights r (N) and R
 // directions g_r (columns of G, d x R), with n = order - 2, s = <g, x>,
 // sigma2 = |g|^2 and H_m the scaled Hermite polynomials,
 //   w0 = r H_n(s), w1 = r H_{n-1}(s), w2 = r H_{n-2}(s),

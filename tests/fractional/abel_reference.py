@@ -1,6 +1,6 @@
 """Independent mpmath evaluation of the Abel fractional iterate (50 digits).
 
-Straight from the closed form of the spec (fracexp.md §1.1), with no shared
+Straight from the closed form (docs/fractional.md), with no shared
 code with the kernels: psi, psi^-1, exp^(n) = psi^-1(psi(x) + n) and the
 derivatives dy/dx = psi'(x)/psi'(y), dy/dn = 1/psi'(y).
 """

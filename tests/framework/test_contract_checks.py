@@ -11,6 +11,8 @@ from zenkai_np import bplambda, fractional, framework, moments
 from zenkai_np.framework import Layer, LearningMachine
 from zenkai_np.testing import check_layer, check_learning_machine
 
+from test_framework_extending import DeltaRule, Scale
+
 DTYPES = [np.float64, np.float32]
 N, D_IN, D_OUT = 5, 4, 3
 
@@ -194,22 +196,13 @@ def test_check_learning_machine_passes_on_library_machines(name, i, dtype):
 
 # ---- the checks fail on layers and machines that break the contract -----------------
 
-class _Scale(Layer):
-    """y = x * s (the docs' example layer); subclasses below break one rule each."""
+class _Scale(Scale):
+    """y = x * s (the docs' example layer, with scales that are not all 1); subclasses
+    below break one rule each."""
 
     def __init__(self, n=D_IN, dtype=np.float64):
-        super().__init__()
-        self.n_in = self.n_out = n
-        self.params["s"] = np.linspace(0.5, 1.5, n).astype(dtype)
-
-    def forward(self, x, state=None):
-        return x * self.params["s"]
-
-    def vjp_x(self, x, y, gy, state=None):
-        return gy * self.params["s"]
-
-    def vjp_params(self, x, y, gy, state=None, out=None):
-        return {"s": (gy * x).sum(axis=0)}
+        super().__init__(n, dtype)
+        self.params["s"][:] = np.linspace(0.5, 1.5, n)
 
 
 class _WrongVjpX(_Scale):
@@ -304,31 +297,18 @@ def test_check_layer_rejects_bad_arguments():
         check_layer(_Scale(), np.ones(4))
 
 
-class _Delta(LearningMachine):
-    """Widrow-Hoff on a Linear layer (the docs' example learner)."""
+class _Delta(DeltaRule):
+    """Widrow-Hoff on a Linear layer (the docs' example learner), its step applying an
+    accumulated dW once; subclasses below break one rule each."""
 
     def __init__(self, dtype=np.float64, lr=0.05):
-        super().__init__()
-        self.layer, self.lr = _lin(dtype), lr
-        self.n_in, self.n_out = D_IN, D_OUT
-
-    def forward(self, x, state=None):
-        y = self.layer.forward(x)
-        if state is not None:
-            state.y = y
-        return y
-
-    def accumulate(self, x, t, state):
-        state.dW = x.T @ (t - state.y)
+        super().__init__(_lin(dtype), lr)
 
     def step(self, x, t, state):
         dW = state.get("dW")
         if dW is not None:
             self.layer.params["W"] += self.lr * dW
             state.dW = None
-
-    def step_x(self, x, t, state):
-        return x + (t - state.y) @ self.layer.W.T
 
 
 class _StepsInAccumulate(_Delta):

@@ -1,4 +1,4 @@
-"""Independent reference: the full Hermite tensor by the matching sum (spec §3).
+"""Independent reference: the full Hermite tensor by the matching sum (docs/moments.md).
 
 E[r He_ℓ(x)] entry (j_1..j_ℓ) = Σ over partial matchings P of the ℓ slots of
 (−1)^{|P|} Π_{(a,b)∈P} δ_{j_a j_b} · (Σ_n r_n Π_{c unmatched} x_{n, j_c}) / N.

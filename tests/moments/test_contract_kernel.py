@@ -3,9 +3,12 @@ import numpy as np
 import pytest
 
 from zenkai_np.moments import (hermite_contract, hermite_contract_scalar,
-                               hermite_contract_vector, hermite_moment2, hermite_scaled,
-                               quadratic_form)
+                               hermite_contract_vector, hermite_moment2, quadratic_form)
 from moments_tensors import contract_leading, hermite_tensor_mean
+
+from zenkai_np.moments._reference import (numpy_apply, numpy_gram_scaled, numpy_gram_split,
+                                         numpy_hermite_contract, numpy_moment2,
+                                         numpy_quadratic_form)
 
 pytestmark = pytest.mark.kernel  # compiled-kernel tests: CI runs them on every SIMD path
 
@@ -49,20 +52,8 @@ def test_gram_apply_vector_scalar_match_full_tensor(order, d):
 
 
 def _formula_reference(X, r, G, order):
-    """Spec §6.2 in plain NumPy (float64), one direction at a time."""
-    N, d = X.shape
-    n = order - 2
-    out = []
-    for g in G.T:
-        s = X @ g
-        s2 = g @ g
-        H = [hermite_scaled(m, s, s2) if m >= 0 else np.zeros(N) for m in (n, n - 1, n - 2)]
-        w0, w1, w2 = (r * h for h in H)
-        b = X.T @ w1
-        M = (X.T * w0) @ X - w0.sum() * np.eye(d) - n * (np.outer(g, b) + np.outer(b, g))
-        M += n * (n - 1) * w2.sum() * np.outer(g, g)
-        out.append(M / N)
-    return np.array(out)
+    """The part's NumPy reference (the bench's baseline), one direction at a time."""
+    return np.array([numpy_gram_scaled(X, r, g, order) for g in G.T])
 
 
 @pytest.mark.parametrize("N", [1, 255, 257, 4097, 9000])
@@ -227,3 +218,21 @@ def test_non_finite_x_is_reported_in_every_mode(bad, d, R):
                  lambda: hermite_moment2(X, r)):
         with pytest.raises(ValueError, match="X: contains"):
             call()
+
+
+def test_bench_reference_forms_match_kernel():
+    # the bench's other NumPy forms: sign-split SYRKs, apply without forming M, drop-ins
+    X, r, G, B = _data(3000, 9, 3, seed=5)
+    ref = hermite_contract(X, r, G, 4)
+    scale = np.abs(ref).max()
+    for q, g in enumerate(G.T):
+        np.testing.assert_allclose(numpy_gram_split(X, r, g, 4), ref[q], rtol=0,
+                                   atol=1e-12 * scale)
+        np.testing.assert_allclose(numpy_apply(X, r, g, 4, B), ref[q] @ B, rtol=0,
+                                   atol=1e-11 * scale * np.abs(B).max() * 9)
+    np.testing.assert_allclose(numpy_hermite_contract(X, r, G, 4), ref, rtol=0,
+                               atol=1e-12 * scale)
+    np.testing.assert_allclose(numpy_moment2(X, r), hermite_moment2(X, r), rtol=0,
+                               atol=1e-12 * np.abs(hermite_moment2(X, r)).max())
+    A = B @ B.T
+    np.testing.assert_allclose(numpy_quadratic_form(X, A), quadratic_form(X, A), rtol=1e-12)

@@ -46,7 +46,7 @@ def test_moments_converge_to_population_value():
 
 
 def _per_sample_entry(X, w, g, v):
-    """w_j He_4(x_j)[g, g, v, v] per sample (spec §6.1, n = 2), plain NumPy."""
+    """w_j He_4(x_j)[g, g, v, v] per sample (docs/moments.md, n = 2), plain NumPy."""
     s, t = X @ g, X @ v
     s2 = g @ g
     H2, H1, H0 = hermite_scaled(2, s, s2), s, np.ones_like(s)

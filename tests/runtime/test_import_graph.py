@@ -1,9 +1,11 @@
 """The package's import graph: no cycles, and arrows point down the layers.
 
-Every import statement counts, including the ones inside functions (a lazy
-import still ties two modules together).
+The graph is read by scripts/check_import_cycles.py. Every import statement
+counts, including the ones inside functions (a lazy import still ties two
+modules together), and importing a module counts as running its packages'
+``__init__``.
 """
-import ast
+import importlib.util
 import pathlib
 
 import pytest
@@ -17,44 +19,17 @@ LAYERS = {"core": 0, "framework": 1, "fractional": 2, "bplambda": 2, "moments": 
           "examples": 3, "demo": 3, "bench": 3, "testing": 3, "sklearn": 3}
 
 
-def module_name(path):
-    rel = path.relative_to(ROOT.parent).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def imports_of(path, name):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    is_pkg = path.name == "__init__.py"
-    out = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if a.name.startswith("zenkai_np"))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = name.split(".")
-                base = base[:len(base) - node.level + (1 if is_pkg else 0)]
-                mod = ".".join(base + ([node.module] if node.module else []))
-            elif node.module and node.module.startswith("zenkai_np"):
-                mod = node.module
-            else:
-                continue
-            out.add(mod)
-            for a in node.names:        # `from . import x` imports the module x
-                out.add(f"{mod}.{a.name}")
-    return out
+def _checker():
+    """scripts/check_import_cycles.py, the one import-graph reader (loaded by path)."""
+    path = ROOT.parent / "scripts" / "check_import_cycles.py"
+    spec = importlib.util.spec_from_file_location("check_import_cycles", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def graph():
-    mods = {module_name(p): p for p in ROOT.rglob("*.py")}
-    edges = {}
-    for name, path in mods.items():
-        targets = {t for t in imports_of(path, name) if t in mods and t != name}
-        # importing a.b.c runs a and a.b first; a package's own __init__ is its container
-        edges[name] = {t for t in targets if not name.startswith(t + ".")}
-    return mods, edges
+    return _checker().graph(ROOT, lazy=True)
 
 
 def layer(name):
@@ -63,26 +38,26 @@ def layer(name):
         LAYERS["core"] if len(parts) > 1 else None)
 
 
-def test_no_import_cycles():
-    mods, edges = graph()
-    edges = {k: {t for t in v if t != "zenkai_np"} for k, v in edges.items() if k != "zenkai_np"}
-    state, stack, cycles = {}, [], []
-
-    def visit(n):
-        state[n] = 1
-        stack.append(n)
-        for t in sorted(edges.get(n, ())):
-            if state.get(t) == 1:
-                cycles.append(stack[stack.index(t):] + [t])
-            elif t not in state:
-                visit(t)
-        stack.pop()
-        state[n] = 2
-
-    for n in sorted(edges):
-        if n not in state:
-            visit(n)
+@pytest.mark.parametrize("lazy", [False, True])
+def test_no_import_cycles(lazy):
+    checker = _checker()
+    _, edges = checker.graph(ROOT, lazy=lazy)
+    cycles = checker.cycles(edges)
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_checker_finds_a_cycle(tmp_path):
+    pkg = tmp_path / "zenkai_np"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .sub import b\n")
+    (pkg / "sub" / "__init__.py").write_text("from . import c\n")
+    (pkg / "sub" / "b.py").write_text("")
+    (pkg / "sub" / "c.py").write_text("def f():\n    from ..a import g\n")
+    checker = _checker()
+    assert checker.cycles(checker.graph(pkg)[1]) == []          # the back edge is lazy
+    assert checker.cycles(checker.graph(pkg, lazy=True)[1]) == [
+        ["zenkai_np.a", "zenkai_np.sub", "zenkai_np.sub.c", "zenkai_np.a"]]
 
 
 def test_arrows_point_down():

@@ -18,12 +18,6 @@ EPS = {np.float64: np.finfo(np.float64).eps, np.float32: np.finfo(np.float32).ep
 SIZE = 1003
 
 
-@pytest.fixture(params=zk.supported_simd_paths())
-def simd_path(request):
-    with zk.use_simd_path(request.param):
-        yield request.param
-
-
 def _rel_err(got, want):
     got = np.asarray(got, dtype=np.float64)
     return np.abs(got - want) / np.abs(want)

@@ -1,7 +1,7 @@
 """Benchmark every compiled kernel against the best NumPy formulation, same run.
 
     python -m zenkai_np.bench                    # all benchmarks
-    python -m zenkai_np.bench --kernel fracexp   # one (repeatable; --list shows names)
+    python -m zenkai_np.bench --kernel fractional   # one (repeatable; --list shows names)
     python -m zenkai_np.bench --threads 1,2 --quick --json results.json
 
 Each row: our median time, the reference's median time, the speed-up

@@ -3,16 +3,22 @@
 Each benchmark module ``zenkai_np/bench/bench_<name>.py`` defines
 ``run(*, quick: bool, threads: list[int]) -> list[Result]`` and times the
 compiled kernel against the best NumPy formulation of the same mathematics
-*in the same run*.
+*in the same run*. The timers here are the only ones the benchmarks use; BLAS
+threads are limited with the package's one limiter (``_threads.limit_blas_threads``).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Result", "median_time", "format_table", "cpu_steal"]
+from .._threads import limit_blas_threads
+
+__all__ = ["Result", "median_time", "format_table", "cpu_steal", "calls_per_sample",
+           "seconds_per_call", "gc_paused", "interleaved_times", "interleaved_pairs",
+           "limit_blas_threads"]
 
 
 @dataclass
@@ -40,35 +46,89 @@ class Result:
         return d
 
 
-def median_time(fn, *, repeat: int = 7, min_time: float = 0.02) -> float:
-    """Median wall time of one call of ``fn`` in seconds.
-
-    Each of the ``repeat`` samples runs ``fn`` enough times to last at least
-    ``min_time`` seconds, so short calls are not dominated by timer noise.
-    """
-    fn()  # warm-up: page faults, lazy imports, thread-team start
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_time or number >= 1 << 20:
-            break
-        number *= 2
-    samples = []
-    gc_was_enabled = gc.isenabled()
+@contextlib.contextmanager
+def gc_paused():
+    """Garbage collection off inside the block (a collection inside a sample skews it)."""
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - t0) / number)
+        yield
     finally:
-        if gc_was_enabled:
+        if was_enabled:
             gc.enable()
+
+
+def seconds_per_call(fn, number: int = 1) -> float:
+    """Wall time of ``number`` back-to-back calls of ``fn``, divided by ``number``."""
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def calls_per_sample(fn, min_time: float = 0.02, cap: int = 1 << 20) -> int:
+    """After one warm-up call, the smallest power of two of back-to-back calls of
+    ``fn`` that lasts ``min_time`` seconds (at most ``cap``): short calls are then
+    not dominated by timer noise."""
+    fn()  # warm-up: page faults, lazy imports, thread-team start
+    number = 1
+    while seconds_per_call(fn, number) * number < min_time and number < cap:
+        number *= 2
+    return number
+
+
+def median_time(fn, *, repeat: int = 7, min_time: float = 0.02) -> float:
+    """Median wall time of one call of ``fn`` in seconds (``repeat`` samples of
+    :func:`calls_per_sample` calls each)."""
+    number = calls_per_sample(fn, min_time)
+    with gc_paused():
+        samples = [seconds_per_call(fn, number) for _ in range(repeat)]
     return statistics.median(samples)
+
+
+def interleaved_times(fns, *, repeat: int = 9, min_time: float = 0.05,
+                      blas_threads=None) -> list:
+    """Median seconds per call of each function, the repeats interleaved (A B C A B C ...)
+    so that every function sees the same drift of a shared machine. ``blas_threads``:
+    one BLAS thread count per function (None: leave BLAS alone)."""
+    limits = blas_threads or [None] * len(fns)
+
+    def limited(k):
+        return contextlib.nullcontext() if limits[k] is None else limit_blas_threads(limits[k])
+
+    numbers = []
+    for k, f in enumerate(fns):
+        with limited(k):
+            numbers.append(calls_per_sample(f, min_time, cap=1 << 16))
+    samples = [[] for _ in fns]
+    with gc_paused():
+        for _ in range(repeat):
+            for k, (f, n) in enumerate(zip(fns, numbers)):
+                with limited(k):
+                    samples[k].append(seconds_per_call(f, n))
+    return [statistics.median(s) for s in samples]
+
+
+def interleaved_pairs(fa, fb, *, pairs: int = 15, alternate: bool = False) -> tuple:
+    """Time ``fa`` and ``fb`` one call each per pair (after one warm-up call each);
+    ``alternate`` swaps the order every other pair.
+
+    Returns (median time of fa, median time of fb, median of the per-pair ratios
+    fa/fb) in seconds: on a shared machine the two sides of a pair see the same load.
+    """
+    fa()
+    fb()
+    ta, tb = [], []
+    with gc_paused():
+        for i in range(pairs):
+            if alternate and i % 2:
+                tb.append(seconds_per_call(fb))
+                ta.append(seconds_per_call(fa))
+            else:
+                ta.append(seconds_per_call(fa))
+                tb.append(seconds_per_call(fb))
+    ratios = [a / b for a, b in zip(ta, tb)]
+    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
 
 
 def format_table(results: list[Result]) -> str:

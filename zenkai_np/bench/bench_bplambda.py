@@ -20,48 +20,12 @@ two steps, whose trace is zero or diagonal-only, so it can beat that floor).
 """
 from __future__ import annotations
 
-import contextlib
-import statistics
-import time
 
 import numpy as np
 
-from ._harness import Result
+from ._harness import Result, interleaved_times, limit_blas_threads
 
 CASES = ((10, 30, 30), (50, 60, 60))
-
-
-def _blas_threads(n):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(n, user_api="blas")
-
-
-def _number(fn, min_time):
-    fn()
-    n = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        if time.perf_counter() - t0 >= min_time or n >= 1 << 16:
-            return n
-        n *= 2
-
-
-def paired_times(fns, *, repeat=9, min_time=0.05):
-    """Median seconds per call of each function, repeats interleaved (A B C A B C ...)."""
-    numbers = [_number(f, min_time) for f in fns]
-    samples = [[] for _ in fns]
-    for _ in range(repeat):
-        for k, (f, n) in enumerate(zip(fns, numbers)):
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            samples[k].append((time.perf_counter() - t0) / n)
-    return [statistics.median(s) for s in samples]
 
 
 def _simd():
@@ -133,20 +97,9 @@ def _trace_case(B, S, D, dtype, threads, quick):
     # the references with BLAS at `threads` threads. Repeats interleaved.
     fns = (("ours", ours, 1), ("numpy", numpy_ref, threads),
            ("gemm_scipy", gemm_scipy, threads), ("gemm_numpy", gemm_numpy, threads))
-    numbers = {}
-    for name, f, bt in fns:
-        with _blas_threads(bt):
-            numbers[name] = _number(f, mt)
-    samples = {name: [] for name, _, _ in fns}
-    for _ in range(repeat):
-        for name, f, bt in fns:
-            with _blas_threads(bt):
-                n = numbers[name]
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    f()
-                samples[name].append((time.perf_counter() - t0) / n)
-    t = {k: statistics.median(v) for k, v in samples.items()}
+    times = interleaved_times([f for _, f, _ in fns], repeat=repeat, min_time=mt,
+                              blas_threads=[bt for _, _, bt in fns])
+    t = {name: v for (name, _, _), v in zip(fns, times)}
     gf = lambda x: flops / x / 1e9  # noqa: E731
     case = f"B={B} S={S} D={D}" + (" in place" if in_place else "")
     extra = {"flops": flops, "in_place": in_place,
@@ -183,14 +136,14 @@ def _training_step(threads, quick):
                                         lr_readout=1e-5, lr_synth=1e-5, n_threads=threads,
                                         backend=backend)
     S, B, P, T = 30, 10, 31, 10
-    # the spec's count: T-1 full trace steps (push GEMM + contraction)
+    # the count: T-1 full trace steps (push GEMM + contraction)
     flops = (T - 1) * (2.0 * S * S * B * S * P + 2.0 * S * B * S * P)
     W = np.random.default_rng(1).standard_normal((S, S)).astype(np.float32)
     Xg = np.random.default_rng(2).standard_normal((S, int(flops / (2 * S * S)))).astype(
         np.float32)
     Cg = np.empty_like(Xg)
-    with _blas_threads(1 if threads > 1 else threads):
-        t_ours, t_np, t_gemm = paired_times(
+    with limit_blas_threads(1 if threads > 1 else threads):
+        t_ours, t_np, t_gemm = interleaved_times(
             [lambda: learners["compiled"].train_batch(X, Y, mask),
              lambda: learners["numpy"].train_batch(X, Y, mask),
              lambda: np.matmul(W, Xg, out=Cg)],

@@ -17,24 +17,16 @@ ours only.
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
-from ._harness import Result, median_time  # noqa: F401 (shared harness)
+from ..framework.init import glorot_uniform
+from ._harness import Result, interleaved_pairs, limit_blas_threads, seconds_per_call
 
 N_TRAIN = 1437
 SIZES = (64, 256, 256, 10)
 BATCH = 64
 LR = 0.05
-
-
-def _blas_one_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: fall back to whatever BLAS uses
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def _data(dtype, seed=0):
@@ -62,9 +54,8 @@ class HandWritten:
         self.lr = lr
         self.Ws, self.bs = [], []
         for i in range(3):
-            rng = np.random.default_rng(seed + i)
-            lim = np.sqrt(6.0 / (SIZES[i] + SIZES[i + 1]))
-            self.Ws.append(rng.uniform(-lim, lim, (SIZES[i], SIZES[i + 1])).astype(dtype))
+            rng = np.random.default_rng(seed + i)   # the same draw as zk.Linear(rng=seed + i)
+            self.Ws.append(glorot_uniform(rng, (SIZES[i], SIZES[i + 1]), dtype))
             self.bs.append(np.zeros(SIZES[i + 1], dtype))
 
     def batch(self, x, labels):
@@ -109,8 +100,6 @@ def measure(dtype=np.float32, pairs=31, epochs_per_sample=2):
     The two are timed alternately, ``epochs_per_sample`` epochs at a time, so
     both see the same load on a shared machine; medians resist the outliers.
     """
-    import gc
-    import time
 
     import zenkai_np as zk
     x, y = _data(dtype)
@@ -126,25 +115,9 @@ def measure(dtype=np.float32, pairs=31, epochs_per_sample=2):
         for _ in range(epochs_per_sample):
             ref.epoch(x, y, rng_b)
 
-    a, b = [], []
-    with _blas_one_thread():
-        ours()          # warm-up
-        theirs()
-        gc_was = gc.isenabled()
-        gc.disable()
-        try:
-            for i in range(pairs):
-                order = (ours, theirs) if i % 2 == 0 else (theirs, ours)
-                for f in order:
-                    t0 = time.perf_counter()
-                    f()
-                    dt = (time.perf_counter() - t0) / epochs_per_sample
-                    (a if f is ours else b).append(dt)
-        finally:
-            if gc_was:
-                gc.enable()
-    ratios = np.array(a) / np.array(b)
-    return float(np.median(a)), float(np.median(b)), float(np.median(ratios))
+    with limit_blas_threads(1):
+        a, b, ratio = interleaved_pairs(ours, theirs, pairs=pairs, alternate=True)
+    return a / epochs_per_sample, b / epochs_per_sample, ratio
 
 
 CONV = dict(batch=64, size=28, channels=(1, 16, 32), k=3)
@@ -206,7 +179,6 @@ def _torch_timer():
 
 def measure_conv(pairs=11, reps=3):
     """(ours s/call, torch s/call or nan, median per-pair ratio, torch name)."""
-    import time
 
     import zenkai_np as zk
     from zenkai_np.framework.state import State
@@ -227,12 +199,9 @@ def measure_conv(pairs=11, reps=3):
         l1.vjp_x(x, y1, g1, s1)
 
     def ours_timed(n):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            ours()
-        return (time.perf_counter() - t0) / n
+        return seconds_per_call(ours, n)
 
-    with _blas_one_thread():
+    with limit_blas_threads(1):
         ours()
         torch_t = _torch_timer()
         a, t = [], []

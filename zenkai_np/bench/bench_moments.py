@@ -8,122 +8,20 @@
   separate NumPy contractions ``Xᵀ(w⁰ ⊙ XB)`` with corrections;
 * RC-learn fit (generic teacher, d = 100, k = 5, N = 2e5): ours against the
   same algorithm with the contraction functions replaced by their NumPy
-  formulations (the "NumPy prototype" of the spec, in the same run).
+  formulations (``zenkai_np/moments/_reference.py``, in the same run).
 
 BLAS is limited to the benchmark's thread count on both sides.
 """
 from __future__ import annotations
 
 import contextlib
-import gc
-import time
 
 import numpy as np
 
-from ._harness import Result, median_time
-
-
-def _blas_threads(n):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(n, user_api="blas")
-
-
-def interleaved_pairs(fa, fb, *, pairs: int = 15):
-    """Time ``fa`` and ``fb`` alternately (one warm-up each, then ``pairs`` pairs).
-
-    Returns (median time of fa, median time of fb, median of the per-pair ratios
-    fa/fb) in seconds: on a shared machine the two sides of a pair see the same load.
-    """
-    fa()
-    fb()
-    ta, tb = [], []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(pairs):
-            t0 = time.perf_counter()
-            fa()
-            t1 = time.perf_counter()
-            fb()
-            t2 = time.perf_counter()
-            ta.append(t1 - t0)
-            tb.append(t2 - t1)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    ta, tb = np.array(ta), np.array(tb)
-    return float(np.median(ta)), float(np.median(tb)), float(np.median(ta / tb))
-
-
-def _weights(X, r, g, n):
-    from ..moments import hermite_scaled
-    s = X @ g
-    s2 = float(g @ g)
-    H = [hermite_scaled(m, s, s2) if m >= 0 else np.zeros_like(s) for m in (n, n - 1, n - 2)]
-    return [r * h for h in H]
-
-
-def _corrections(M, g, b, w0sum, w2sum, n, N):
-    d = M.shape[0]
-    M = M - w0sum * np.eye(d) - n * (np.outer(g, b) + np.outer(b, g))
-    M += n * (n - 1) * w2sum * np.outer(g, g)
-    return M / N
-
-
-def numpy_gram_scaled(X, r, g, order):
-    """M̂ℓ(g) with one weighted GEMM ``(X * w0).T @ X``."""
-    n = order - 2
-    w0, w1, w2 = _weights(X, r, g, n)
-    return _corrections((X * w0[:, None]).T @ X, g, X.T @ w1, w0.sum(), w2.sum(), n,
-                        X.shape[0])
-
-
-def numpy_gram_split(X, r, g, order):
-    """M̂ℓ(g) with two SYRKs on √|w0|-scaled copies split by sign."""
-    n = order - 2
-    w0, w1, w2 = _weights(X, r, g, n)
-    pos = w0 > 0
-    Xp = X[pos] * np.sqrt(w0[pos])[:, None]
-    Xn = X[~pos] * np.sqrt(-w0[~pos])[:, None]
-    return _corrections(Xp.T @ Xp - Xn.T @ Xn, g, X.T @ w1, w0.sum(), w2.sum(), n,
-                        X.shape[0])
-
-
-def numpy_apply(X, r, g, order, B):
-    """M̂ℓ(g) B without forming M̂: Xᵀ(w0 ⊙ XB) and corrections."""
-    n = order - 2
-    N = X.shape[0]
-    w0, w1, w2 = _weights(X, r, g, n)
-    XB = X @ B
-    gB = g @ B
-    out = X.T @ (w0[:, None] * XB) - w0.sum() * B
-    out -= n * (np.outer(g, w1 @ XB) + np.outer(X.T @ w1, gB))
-    out += n * (n - 1) * w2.sum() * np.outer(g, gB)
-    return out / N
-
-
-def numpy_hermite_contract(X, r, G, order, *, apply_to=None, n_threads=None):
-    """Drop-in NumPy replacement of hermite_contract (one direction at a time)."""
-    X = np.asarray(X, dtype=np.float64)
-    G = np.asarray(G, dtype=np.float64)
-    squeeze = G.ndim == 1
-    G2 = G[:, None] if squeeze else G
-    if apply_to is None:
-        out = np.array([numpy_gram_split(X, r, g, order) for g in G2.T])
-    else:
-        out = np.array([numpy_apply(X, r, g, order, apply_to) for g in G2.T])
-    return out[0] if squeeze else out
-
-
-def numpy_moment2(X, r, *, n_threads=None):
-    return numpy_gram_split(np.asarray(X, np.float64), r, np.zeros(X.shape[1]), 2)
-
-
-def numpy_quadratic_form(X, A, *, n_threads=None):
-    return np.einsum("ij,ij->i", X @ A, X)
+from ..moments._reference import (numpy_apply, numpy_gram_scaled, numpy_gram_split,
+                                  numpy_hermite_contract, numpy_moment2,
+                                  numpy_quadratic_form)
+from ._harness import Result, interleaved_pairs, limit_blas_threads, median_time
 
 
 @contextlib.contextmanager
@@ -157,7 +55,7 @@ def run(*, quick: bool, threads: list) -> list:
     simd = simd_path()
     results = []
     for nt in threads:
-        with _blas_threads(nt):
+        with limit_blas_threads(nt):
             # ours against X.T @ X (one BLAS pass over X) as interleaved pairs: the ratio
             # is the figure that matters, so both sides of a pair see the same load
             t_ours, t_xtx, xtx_ratio = interleaved_pairs(
@@ -177,7 +75,7 @@ def run(*, quick: bool, threads: list) -> list:
                               t_xtx * 1e3, "X.T @ X (NumPy SYRK)",
                               f"ours/XtX = {xtx_ratio:.2f}x (median of pairs)",
                               {"xtx_ms": t_xtx * 1e3, "pair_ratio": xtx_ratio}))
-        with _blas_threads(nt):
+        with limit_blas_threads(nt):
             t_apply = median_time(lambda: hermite_contract(X, r, G, order, apply_to=B,
                                                            n_threads=nt), repeat=repeat)
             t_np8 = median_time(lambda: [numpy_apply(X, r, G[:, q], order, B)
@@ -192,7 +90,7 @@ def run(*, quick: bool, threads: list) -> list:
     nt = max(threads)
     teacher = make_teacher("generic", df, k, np.random.default_rng(1))
     Xf, yf = teacher.sample(N, np.random.default_rng(2))
-    with _blas_threads(nt):
+    with limit_blas_threads(nt):
         t_fit = median_time(lambda: ReLUMomentRegressor(k, rng=0, n_threads=nt).fit(Xf, yf),
                             repeat=1, min_time=0.0)
         with _numpy_contractions():

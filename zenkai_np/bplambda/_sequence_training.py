@@ -25,6 +25,8 @@ from ..framework.machine import LearningMachine
 from ..framework.state import State
 from ..framework.optim import Adam
 from .model import check_sequences
+from .synthesiser import clip_unit_norm
+from .traces import raise_if_diverged
 
 __all__ = ["SequenceLearner", "ADAM_BETAS", "ADAM_EPS"]
 
@@ -132,6 +134,24 @@ class SequenceLearner:
         h_target = self.readout.step_x(h, t_out, st)
         self._readout_pending = (h, t_out, st)
         return yhat, (h - h_target).astype(self.dtype, copy=False)
+
+    def _synth_target(self, t, T, state, g_override, zeros):
+        """g_t, the synthetic gradient at step ``t`` of ``T``: zero at the last step,
+        ``g_override[t]`` when given, else the synthesiser's prediction from ``state``."""
+        if t == T - 1:
+            return zeros
+        if g_override is not None:
+            return np.asarray(g_override[t], zeros.dtype)
+        return self.synth.predict(state)
+
+    def _subtract_synth_grads(self, dtheta, t, grads):
+        """Refuse a non-finite trace product ``dtheta`` (diverged at step ``t``), else
+        subtract the synthesiser's clipped gradients from ``grads`` (synth_W, synth_b)."""
+        if not np.isfinite(dtheta).all():
+            raise_if_diverged(t)
+        sg = self.synth.grads_from_theta(dtheta)
+        grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
+        grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
 
     def _zero_grads(self):
         return {k: np.zeros_like(v) for k, v in self.params.items()}

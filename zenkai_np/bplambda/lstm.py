@@ -1,4 +1,4 @@
-"""BP(λ) for an LSTM with the exact state Jacobian (spec §1.7, variant (a) done exactly).
+"""BP(λ) for an LSTM with the exact state Jacobian (docs/bplambda.md; variant (a) done exactly).
 
 Gates (i, f, g, o) = (σ, σ, tanh, σ)(x_t W_x + h_{t−1} W_h + b), W_x (I, 4H),
 W_h (H, 4H); ``c_t = f c_{t−1} + i g``, ``h_t = o tanh(c_t)``. The state is
@@ -24,8 +24,8 @@ from .._threads import resolve_n_threads
 from ..framework.layers import Sigmoid
 from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import uniform_initialiser
-from .synthesiser import LinearSynthesiser, clip_unit_norm
-from .traces import EligibilityTrace, raise_if_diverged
+from .synthesiser import LinearSynthesiser
+from .traces import EligibilityTrace
 
 __all__ = ["LSTM", "BPLambdaLSTM"]
 
@@ -117,7 +117,7 @@ class BPLambdaLSTM(SequenceLearner):
                          readout=readout)
 
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
-        model, synth, dt = self.model, self.synth, self.dtype
+        model, dt = self.model, self.dtype
         B, T, _ = X.shape
         H = model.n_hidden
         S = 2 * H
@@ -141,23 +141,14 @@ class BPLambdaLSTM(SequenceLearner):
                 yhat, l[:, :H] = self._readout(h, Y[:, t], B, grads)
                 yhats.append(yhat)
                 ys.append(Y[:, t])
-            if t == T - 1:
-                g = zeros
-            elif g_override is not None:
-                g = np.asarray(g_override[t], dt)
-            else:
-                g = synth.predict(s)
+            g = self._synth_target(t, T, s, g_override, zeros)
             if t >= 1:
                 delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
                 u[:, :S] = s_prev
                 dtheta = trace.step_unchecked(u, np.ascontiguousarray(delta), J=J_prev,
                                               decay=self.gamma * self.lam, scale=1.0 / B,
                                               n_threads=self.n_threads)
-                if not np.isfinite(dtheta).all():
-                    raise_if_diverged(t)
-                sg = synth.grads_from_theta(dtheta)
-                grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
-                grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
+                self._subtract_synth_grads(dtheta, t, grads)
                 if record:
                     rec["delta"].append(delta.copy())
             ls = l + sgw * g

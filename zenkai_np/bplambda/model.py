@@ -1,4 +1,4 @@
-"""The vanilla RNN of the BP(λ) experiments (spec §1.1), batch-first API.
+"""The vanilla RNN of the BP(λ) experiments (docs/bplambda.md), batch-first API.
 
     c_t = x_t @ W_ih + h_{t−1} @ W_hh + b,   h_t = f(c_t),   h_{−1} = 0
     ŷ_t = h_t @ W_out + b_out
@@ -79,7 +79,7 @@ def uniform_initialiser(n_hidden, dtype, rng):
 class VanillaRNN:
     """``h_t = f(x_t W_ih + h_{t−1} W_hh + b)`` with a linear readout: parameters, forward.
 
-    Initialisation (PyTorch-like, spec §1.1): W_ih, W_hh ~ U(±1/√H); b is the
+    Initialisation (PyTorch-like, as the authors' code): W_ih, W_hh ~ U(±1/√H); b is the
     sum of two U(±1/√H) draws; W_out, b_out ~ U(±1/√H).
     """
 

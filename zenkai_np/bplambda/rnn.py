@@ -1,4 +1,4 @@
-"""BP(λ) for a vanilla RNN (Pemberton & Costa 2024; spec §1.4–§1.6).
+"""BP(λ) for a vanilla RNN (Pemberton & Costa 2024; docs/bplambda.md).
 
 Online, without backpropagation through time: a linear synthesiser
 ``g(h_t) ≈ ∂L_{>t}/∂h_t`` is trained by TD(λ) with eligibility traces, and
@@ -243,12 +243,7 @@ class BPLambdaRNN(SequenceLearner):
             else:
                 l = zeros
             last = t == T - 1
-            if last:
-                g = zeros
-            elif g_override is not None:
-                g = np.asarray(g_override[t], dt)
-            else:
-                g = synth.predict(h)
+            g = self._synth_target(t, T, h, g_override, zeros)
             if t >= 1:
                 v = l + gamma * g
                 delta = (v if linear else v * a) @ p["W_hh"].T - g_prev
@@ -261,11 +256,7 @@ class BPLambdaRNN(SequenceLearner):
                 else:
                     dtheta = trace.step_numpy(u, delta, W=W_hhT, a=a_prev, decay=decay,
                                               scale=1.0 / B)
-                if not np.isfinite(dtheta).all():
-                    raise_if_diverged(t)
-                sg = synth.grads_from_theta(dtheta)
-                grads["synth_W"] -= clip_unit_norm(sg["W"], self.clip)
-                grads["synth_b"] -= clip_unit_norm(sg["b"], self.clip)
+                self._subtract_synth_grads(dtheta, t, grads)
                 if record:
                     rec["delta"].append(delta.copy())
                 if step_mode:  # online: update θ now; g(h_t) then uses the new θ

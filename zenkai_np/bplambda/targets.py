@@ -1,4 +1,4 @@
-"""The forward view of BP(λ): λ-weighted synthetic-gradient targets (spec §1.3).
+"""The forward view of BP(λ): λ-weighted synthetic-gradient targets (docs/bplambda.md).
 
 Row-vector convention: ``J[t, b]`` is ``∂h_t/∂h_{t−1}`` for sample b, and a
 row vector ``v`` is carried back one step as ``v · J``. With ``l_t`` the

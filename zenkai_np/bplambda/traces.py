@@ -10,7 +10,7 @@ G_i)/∂Θ[j, p]`` accumulated over time:
 
 with ``decay = γλ`` and ``J_b = ∂h_t/∂h_{t-1}`` for sample ``b``.
 
-Layout ("i-major", spec §2): ``E`` has shape ``(S, B, S, P)``, so that for a
+Layout ("i-major", docs/bplambda.md): ``E`` has shape ``(S, B, S, P)``, so that for a
 Jacobian shared up to row factors, ``J_b = diag(a_b) W``, the push of the
 whole batch is one GEMM ``W @ E`` (E seen as ``S × (B·S·P)``) and a row scale.
 Explicit per-sample Jacobians ``J`` of shape ``(B, S, S)`` use one GEMM per b.
@@ -27,12 +27,10 @@ to avoid oversubscription with our OpenMP tiles.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from .. import _bplambda
-from .._threads import resolve_n_threads
+from .._threads import limit_blas_threads, resolve_n_threads
 from .._validation import as_float_array, check_finite, check_out
 
 __all__ = [
@@ -205,21 +203,6 @@ def trace_add_diag(E, u, *, check_finite=True):
     um = _operand(u, "u", (B, P), E.dtype, check_finite)
     _bplambda.trace_add_diag(E, um)
     return E
-
-
-@contextlib.contextmanager
-def limit_blas_threads(n: int = 1):
-    """Limit BLAS threads (NumPy's and SciPy's) inside the block (needs threadpoolctl).
-
-    Without threadpoolctl the block runs unchanged.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional dependency
-        yield
-        return
-    with threadpool_limits(limits=n, user_api="blas"):
-        yield
 
 
 #: traces larger than this are updated in place (measured: once E is far

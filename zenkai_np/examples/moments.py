@@ -1,4 +1,4 @@
-"""Reproduce the recovery experiments of spec relu_moments.md §9–§10.
+"""Reproduce the recovery experiments of docs/moments.md ("Results").
 
     python -m zenkai_np.examples.moments [--quick] [--json PATH] [--seeds N] [--plot PATH]
                                           [--no-mlp]
@@ -6,7 +6,7 @@
 For each teacher family (generic, close, t2cancel; k ≤ 5, d ≤ 200) and seed:
 RC-learn (ReLUMomentRegressor), random-init exact-width L-BFGS (4 restarts),
 the Zhong-style tensor initialisation, and (full run, scikit-learn installed)
-MLPRegressor on the §10 instances; a sample-size sweep (d = 50, k = 4) and,
+MLPRegressor on the baseline instances; a sample-size sweep (d = 50, k = 4) and,
 with matplotlib, a PNG of recovery error against N. "Exact" means test
 relMSE < 1e-10 on 5e4 fresh points.
 """
@@ -125,7 +125,7 @@ def _fmt_range(vals, fmt="{:.2g}"):
 
 
 def recovery_table(rows):
-    """Markdown table of spec §9's shape, one line per (family, d, k, N)."""
+    """Markdown table of docs/moments.md's results shape, one line per (family, d, k, N)."""
     keys = []
     for r in rows:
         key = (r["family"], r["d"], r["k"], r["N"])

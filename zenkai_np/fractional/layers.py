@@ -125,6 +125,23 @@ class _FracBase(Layer):
             return fracexp_real_grad(x, n, self.method, self.domain, self.domain_eps)
         return _fracexp_value(x, n, self.method, self.domain, self.domain_eps), None, None
 
+    def forward(self, x, state=None):
+        """``y = layer(x)``; with a ``state``, the derivatives ``_run`` computed
+        alongside are kept in it for the VJPs."""
+        self._check_x(x, self.n_in)
+        y, cache = self._run(x, state is not None)
+        if state is not None:
+            state.fracexp_cache = cache
+        return y
+
+    def _cache(self, x, state):
+        """What ``_run(x, need_grad=True)`` returns beside y: from ``state`` when
+        ``forward`` recorded it, else recomputed."""
+        c = state.get("fracexp_cache") if state is not None else None
+        if c is None:
+            c = self._run(x, True)[1]
+        return c
+
 
 class FracExp(_FracBase):
     """Elementwise fractional exponential with a learnable n per unit.
@@ -194,21 +211,9 @@ class FracExp(_FracBase):
                 derivs.append((None, None))
         return v, derivs
 
-    def forward(self, x, state=None):
-        self._check_x(x, self.n_in)
-        y, derivs = self._run(x, state is not None)
-        if state is not None:
-            state.fracexp_derivs = derivs
-        return y
-
-    def _derivs(self, x, state):
-        d = state.get("fracexp_derivs") if state is not None else None
-        if d is None:
-            d = self._run(x, True)[1]
-        return d
 
     def _backward(self, x, gy, state):
-        derivs = self._derivs(x, state)
+        derivs = self._cache(x, state)
         g = gy
         grads = {}
         for st, (dx, dn) in zip(reversed(self.stages), reversed(derivs)):
@@ -232,7 +237,7 @@ class FracExp(_FracBase):
 class FracExpLinear(_FracBase):
     """``y = exp^(n_out)(exp^(n_in)(x) @ W + b)``: the general fractional layer.
 
-    One ``n_in`` per input feature (the spec's n~) and one ``n_out`` per output
+    One ``n_in`` per input feature (ñ in docs/fractional.md) and one ``n_out`` per output
     (n^), so a forward pass costs ``n_in + n_out`` fractional exps per sample.
     ``n_in = 0, n_out = 0``: linear; ``n_in = -1, n_out = 1``: product units
     ``y_i = e^{b_i} prod_j x_j^{W_ji}`` (inputs must then be positive, or squashed
@@ -312,18 +317,6 @@ class FracExpLinear(_FracBase):
             y = np.ascontiguousarray(y.real)
         return y, cache
 
-    def forward(self, x, state=None):
-        self._check_x(x, self.n_in)
-        y, cache = self._run(x, state is not None)
-        if state is not None:
-            state.fracexp_cache = cache
-        return y
-
-    def _cache(self, x, state):
-        c = state.get("fracexp_cache") if state is not None else None
-        if c is None:
-            c = self._run(x, True)[1]
-        return c
 
     def _backward(self, x, gy, state, want_x, want_params):
         """Complex-encoded backprop (g = dL/dRe + i dL/dIm); real for Abel."""

@@ -27,11 +27,12 @@ from .. import _fractional
 from .._threads import resolve_n_threads
 from .._validation import as_float_array, check_out, is_weak_scalar, output_arrays
 from ._broadcast import broadcast_pair
+from ._schroeder_coeffs import FIXED_POINT
 
 __all__ = ["fracexp_schroeder", "fracexp_schroeder_grad", "SCHROEDER_FIXED_POINT"]
 
-#: the upper fixed point c = exp(c) of exp
-SCHROEDER_FIXED_POINT = complex(0.31813150520476414, 1.3372357014306894)
+#: the upper fixed point c = exp(c) of exp (the generated table's, as the kernel's)
+SCHROEDER_FIXED_POINT = FIXED_POINT
 
 def _as_z(z):
     """z as a C-contiguous float32/float64/complex64/complex128 array."""

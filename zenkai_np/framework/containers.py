@@ -39,19 +39,16 @@ class _Container(LearningMachine):
                 return d
         return None
 
+    def _prefixed(self, method):
+        """``{"<child name>.<key>": value}`` over the children's ``method()`` dicts."""
+        return {f"{name}.{k}": v for name, m in self._named_children()
+                for k, v in getattr(m, method)().items()}
+
     def parameters(self):
-        out = {}
-        for name, m in self._named_children():
-            for k, v in m.parameters().items():
-                out[f"{name}.{k}"] = v
-        return out
+        return self._prefixed("parameters")
 
     def _state_items(self):
-        out = {}
-        for name, m in self._named_children():
-            for k, v in m._state_items().items():
-                out[f"{name}.{k}"] = v
-        return out
+        return self._prefixed("_state_items")
 
     def load_state_dict(self, d, prefix=""):
         for name, m in self._named_children():

@@ -17,9 +17,10 @@ import contextvars
 
 import numpy as np
 
+from .._validation import _FLOATS
+
 __all__ = ["default_dtype", "get_default_dtype", "resolve_dtype"]
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # np.dtype objects are immutable, so sharing the default is safe
 _DEFAULT = contextvars.ContextVar("zenkai_np_default_dtype",
                                   default=np.dtype(np.float64))  # noqa: B039

@@ -97,9 +97,10 @@ class CrossEntropyLoss(Loss):
                 raise ValueError(f"labels: expected {n} labels (one per sample), got "
                                  f"{t.shape[0]}")
             if t.dtype.kind not in "iub":
-                raise TypeError(f"labels: expected integer class labels for a 1-D target "
-                                f"(e.g. labels.astype(int)) or class probabilities of "
-                                f"shape {y.shape}, got dtype {t.dtype}")
+                raise TypeError(f"labels: expected integer class labels (one per sample; "
+                                f"convert float labels with y.astype(int)) or class "
+                                f"probabilities of shape (n_samples, {k}), got a 1-D array "
+                                f"of dtype {t.dtype}")
             if t.dtype.kind == "i" and np.minimum.reduce(t) < 0:
                 raise ValueError(f"labels: expected values in [0, {k}), got {t.min()}")
             rows = self._rows.get(n)

@@ -1,4 +1,4 @@
-"""Learning one-hidden-layer ReLU networks from Hermite moments (spec relu_moments.md).
+"""Learning one-hidden-layer ReLU networks from Hermite moments (docs/moments.md).
 
 * :func:`hermite_contract` (and the vector/scalar/ℓ = 2/quadratic-form variants):
   streaming contractions of empirical Hermite moment tensors (C++ kernel;

@@ -1,4 +1,4 @@
-"""The compiled contraction pass and the assembly of its raw sums (spec §6).
+"""The compiled contraction pass and the assembly of its raw sums (docs/moments.md).
 
 Shared by :mod:`.contract` (in-memory arrays) and :mod:`.dask_support` (row
 blocks): ``run_kernel`` returns the raw sums of one pass over (X, r) for the
@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _moments
 from .._threads import resolve_n_threads
-from ._blas_threads import single_threaded_blas
+from .._threads import limit_blas_threads
 
 __all__ = ["assemble_apply", "assemble_matrix", "run_kernel"]
 
@@ -30,7 +30,7 @@ def run_kernel(X, r, G, n, *, B=None, want_b0=False, gram=False, n_threads=None)
         m = B.shape[1]
         P = np.zeros(d * R * m)
         c = np.zeros(R * m)
-    with single_threaded_blas():
+    with limit_blas_threads(1):
         _moments.contract(X, r, G, n, B, want_b0, gram, sums, b1, b0, A, P, c, nt)
     out = {"s0": sums[:R], "s1": sums[R:2 * R], "s2": sums[2 * R:], "b1": b1.reshape(R, d)}
     if want_b0:

@@ -1,4 +1,4 @@
-"""Baselines of spec §10: random-init exact-width L-BFGS and a Zhong-style tensor init.
+"""Baselines (docs/moments.md): random-init exact-width L-BFGS and a Zhong-style tensor init.
 
 Both end with the same full-dimension L-BFGS as RC-learn's step 4
 (:func:`~zenkai_np.moments.network.refine_two_stage`), so the comparison

@@ -1,4 +1,4 @@
-"""Contractions of empirical Hermite moment tensors (spec §6), never forming a tensor.
+"""Contractions of empirical Hermite moment tensors (docs/moments.md), never forming a tensor.
 
 For data X (N, d), weights r (N) and a direction g (d), with n = ℓ − 2,
 s = <g, x>, σ² = ‖g‖² and H_m the scaled Hermite polynomials
@@ -22,7 +22,7 @@ import numpy as np
 from .. import _moments
 from .._threads import resolve_n_threads
 from .._validation import as_float_array, check_finite
-from ._blas_threads import single_threaded_blas
+from .._threads import limit_blas_threads
 from ._kernel import assemble_apply, assemble_matrix, run_kernel
 
 __all__ = ["hermite_contract", "hermite_contract_vector", "hermite_contract_scalar",
@@ -150,7 +150,7 @@ def quadratic_form(X, A, *, n_threads=None):
         raise ValueError(f"A: expected shape ({d}, {d}), got {A.shape}")
     nt = resolve_n_threads(n_threads)
     q = np.empty(X.shape[0])
-    with single_threaded_blas():
+    with limit_blas_threads(1):
         _moments.quadratic_form(X, A, q, nt)
     return _checked(q, X)
 

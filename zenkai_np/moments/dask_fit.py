@@ -160,7 +160,7 @@ def refine_two_stage_dask(X, y, coef, dirs, rng, *, subset_rows=20000, maxiter=1
     """``network.refine_two_stage`` with the all-rows stage as blocked passes."""
     from scipy.optimize import minimize
 
-    from ._blas_threads import single_threaded_blas
+    from .._threads import limit_blas_threads
     N = X.shape[0]
     lam, U = to_unit_neurons(np.asarray(coef, float), np.asarray(dirs, float))
     n_iter = 0
@@ -168,7 +168,7 @@ def refine_two_stage_dask(X, y, coef, dirs, rng, *, subset_rows=20000, maxiter=1
         idx = rng.choice(N, size=int(subset_rows), replace=False)
         Xs = take_rows(X, idx).astype(np.float64, copy=False)
         ys = take_rows(y, idx)
-        with single_threaded_blas():
+        with limit_blas_threads(1):
             lam, U, _, it = fit_relu_net_lbfgs(Xs, ys, lam, U, maxiter=maxiter, gtol=gtol)
         lam, U = to_unit_neurons(lam, U)
         n_iter += it

@@ -1,11 +1,11 @@
-"""ReLUMomentRegressor: RC-learn (spec relu_moments.md §8), random contractions of
+"""ReLUMomentRegressor: RC-learn (docs/moments.md), random contractions of
 Hermite moment tensors, then multistart and full-dimension L-BFGS.
 
 Model: f(x) = Σ_{i≤k} λ_i relu(<u_i, x>), ‖u_i‖ = 1, x ~ N(0, I_d), no biases.
 
-Steps (defaults of §8):
+Steps (defaults as in docs/moments.md):
 
-1. Low-order moments with control variates (§6.4): t̂₁, T̂₂ and the residual
+1. Low-order moments with control variates: t̂₁, T̂₂ and the residual
    r = y − ȳ − <t̂₁, x> − ½(xᵀT̂₂x − tr T̂₂); split-half noise levels τ₁, τ₂.
 2. Subspace V (d, k): eigenvectors of T̂₂ with |eigenvalue| > τ₂, plus t̂₁'s
    orthogonal part if above τ₁ (dimension m_A). If m_A < k, two rounds of
@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from .._validation import check_random_state
-from ._blas_threads import single_threaded_blas
+from .._threads import limit_blas_threads
 from ._sklearn_base import BaseEstimator, RegressorMixin, not_fitted, validate_xy, validate_x
 from .contract import hermite_contract, hermite_moment2, quadratic_form
 from .dask_fit import (check_dask_xy, control_variate_residual_dask, is_dask,
@@ -51,7 +51,7 @@ def _relu(t):
 
 
 def control_variate_residual(X, y, *, n_threads=None):
-    """Step 1: (t̂₁, T̂₂, r, τ₁, τ₂) with the unbiased control variates of §6.4.
+    """Step 1: (t̂₁, T̂₂, r, τ₁, τ₂) with the unbiased control variates.
 
     t̂₁ (d,), T̂₂ (d, d), residual r (N,); τ₁ = ‖t̂₁ᵃ − t̂₁ᵇ‖ and τ₂ = ‖T̂₂ᵃ − T̂₂ᵇ‖_op
     from the two halves of the rows.
@@ -201,7 +201,7 @@ class ReLUMomentRegressor(RegressorMixin, BaseEstimator):
     n_subset_starts, n_random_starts : int
         Multistart sizes (default 10 and 30).
     search_rows : int
-        Rows used by the k-dimensional search (default 10 000; §8 allows ≤ 20 000).
+        Rows used by the k-dimensional search (default 10 000; the method allows ≤ 20 000).
     search_maxiter : int
         L-BFGS iterations per surviving start (default 200).
     search_short_maxiter, n_survivors : int
@@ -399,7 +399,7 @@ class ReLUMomentRegressor(RegressorMixin, BaseEstimator):
         centres, _ = _cluster_directions(cands, self.cluster_angle, 8 * k)
         rows = rng.choice(N, size=min(N, int(self.search_rows)), replace=False)
         zs, ys = (take_rows(z, rows), take_rows(y, rows)) if lazy else (z[rows], y[rows])
-        with single_threaded_blas():  # many small problems: BLAS threads only cost
+        with limit_blas_threads(1):  # many small problems: BLAS threads only cost
             a, C, loss_k = self._search(zs, ys, centres, k, rng)
         timings["search"] = time.perf_counter() - t0
         self._log(f"step 3: {len(cands)} candidates -> {len(centres)} clusters, "

@@ -1,4 +1,4 @@
-"""Hermite polynomials and the Hermite coefficients of the ReLU (spec §3).
+"""Hermite polynomials and the Hermite coefficients of the ReLU (docs/moments.md).
 
 Probabilists' Hermite polynomials He_m, and the scaled version
 H_m(s; σ²) = σ^m He_m(s/σ) with H_0 = 1, H_1 = s and

@@ -1,4 +1,4 @@
-"""Recovery metrics of spec §8: test relMSE, matched parameter error, subspace error."""
+"""Recovery metrics (docs/moments.md): test relMSE, matched parameter error, subspace error."""
 from __future__ import annotations
 
 import numpy as np

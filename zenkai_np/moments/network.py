@@ -68,14 +68,14 @@ def refine_two_stage(X, y, coef, dirs, rng, *, subset_rows=20000, maxiter=1000, 
     stage of ``maxiter`` iterations on all rows). Returns
     ``(coef (k,), unit dirs (k, d), loss, n_iter)``.
     """
-    from ._blas_threads import single_threaded_blas
+    from .._threads import limit_blas_threads
     N = X.shape[0]
     lam, U = to_unit_neurons(np.asarray(coef, float), np.asarray(dirs, float))
     n_iter = 0
     loss = np.nan
     if N > subset_rows:
         idx = rng.choice(N, size=int(subset_rows), replace=False)
-        with single_threaded_blas():
+        with limit_blas_threads(1):
             lam, U, loss, it = fit_relu_net_lbfgs(X[idx], y[idx], lam, U, maxiter=maxiter,
                                                   gtol=gtol)
         lam, U = to_unit_neurons(lam, U)

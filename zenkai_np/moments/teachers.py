@@ -1,4 +1,4 @@
-"""Planted teachers f(x) = Σ λ_i relu(<u_i, x>) of spec §9: generic, close, t2cancel.
+"""Planted teachers f(x) = Σ λ_i relu(<u_i, x>) (docs/moments.md): generic, close, t2cancel.
 
 * generic:  u_i uniform on the sphere, λ_i = ±U[0.5, 1.5] with random signs;
 * close:    generic, but u_2 at 0.15 rad from u_1 and λ_2 = −0.8 λ_1;

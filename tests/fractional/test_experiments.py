@@ -1,22 +1,9 @@
-"""The experiment script and the benchmark's NumPy formulation (smoke + maths)."""
+"""The experiment script (smoke + maths)."""
 import json
 
 import numpy as np
 
-from zenkai_np.bench.bench_fracexp_schroeder import SchroederNumpy
 from zenkai_np.examples import fractional as ex
-from zenkai_np.fractional import fracexp_schroeder_grad
-
-
-def test_numpy_formulation_matches_kernel():
-    rng = np.random.default_rng(0)
-    z = rng.uniform(-5, 5, 3000)
-    z = z[np.min(np.abs(z[:, None] - np.array([0, 1, np.e])[None]), axis=1) > 0.05]
-    n = rng.uniform(-1, 1, z.size)
-    ref = SchroederNumpy(chunk=1000).grad(z, n)
-    got = fracexp_schroeder_grad(z, n)
-    for a, b in zip(got, ref):
-        assert np.max(np.abs(a - b) / np.abs(b)) < 1e-9
 
 
 def test_parameter_counts_are_matched():
