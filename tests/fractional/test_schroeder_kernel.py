@@ -125,7 +125,7 @@ def test_branch_cut_choice():
 
 def test_half_iterate_composes_to_exp_on_the_real_line(simd_path):
     x = np.round(np.arange(-6, 6.0001, 0.005), 10)
-    # the spec's failure set: neighbourhoods of 0, 1 and e
+    # the known failure set (docs/fractional.md): neighbourhoods of 0, 1 and e
     bad = ((x >= -0.1) & (x <= 0)) | ((x >= 0.905) & (x <= 1)) | ((x >= 2.465) & (x <= 2.815))
     x = x[~bad]
     half = fracexp_schroeder(x, 0.5)
