@@ -127,7 +127,7 @@ def test_dask_ml_incremental():
     assert acc > 0.8
 
 
-def test_relu_moment_regressor_without_scikit_learn():
+def test_relu_moment_regressor_without_scikit_learn(tmp_path):
     """With scikit-learn unimportable the estimator keeps its API and error messages."""
     import subprocess
     import sys
@@ -153,7 +153,9 @@ except ValueError as e:
     assert "X has 3 features, but ReLUMomentRegressor is expecting 5" in str(e)
 print("ok")
 """
+    # cwd outside the source tree: `python -c` puts the cwd first on sys.path, and from the
+    # repository root that would import the unbuilt source package instead of the installed one
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
