@@ -30,12 +30,14 @@ digits is easy for random tanh features, so compare train accuracies too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
 
 import numpy as np
 
+from .._threads import limit_blas_threads
 from .data import load_data
 
 
@@ -243,11 +245,8 @@ def main(argv=None):
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be >= 1")
     dtype = np.dtype(args.dtype)
-    try:
-        from threadpoolctl import threadpool_limits
-        limiter = threadpool_limits(1, user_api="blas")
-    except ImportError:
-        limiter = None
+    limiter = contextlib.ExitStack()     # one BLAS thread for the timed part
+    limiter.enter_context(limit_blas_threads(1))
     data = load_data(dtype)
     print(f"digits: {len(data[0])} train / {len(data[2])} test, {dtype.name}, "
           f"{'quick' if args.quick else 'full'} run", flush=True)
@@ -268,8 +267,7 @@ def main(argv=None):
         epochs = args.epochs or (RULES["dtp"][2] if args.quick else RULES["dtp"][1])
         reference, _, ref_train = run_rule("frozen", data, dtype, epochs, seed=args.seed)
         reference["train_accuracy"] = ref_train
-    if limiter is not None:
-        limiter.restore_original_limits()
+    limiter.close()
     print()
     print(f"{'rule':<6}{'test accuracy':>14}{'s / epoch':>12}{'epochs':>8}")
     for r in rows:

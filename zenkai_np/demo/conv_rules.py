@@ -193,16 +193,12 @@ def save_curves(curves, path):
 def run(rules=RULES, seeds=(0,), epochs_conv=30, epochs_mlp=30, dtype=np.float32,
         plot=None, json_path=None, verbose=True):
     """Train every rule on the conv net (all ``seeds``) and the MLP (first seed)."""
+    from .._threads import limit_blas_threads
     from .data import load_data
-    try:
-        from threadpoolctl import threadpool_limits
-        limiter = threadpool_limits(1, user_api="blas")
-    except ImportError:
-        limiter = None
     data = load_data(dtype)
     rows, curves = [], {"conv": {}, "mlp": {}}
     t0 = time.perf_counter()
-    try:
+    with limit_blas_threads(1):
         for arch, epochs, arch_seeds in (("conv", epochs_conv, seeds),
                                          ("mlp", epochs_mlp, seeds[:1])):
             for rule in rules:
@@ -217,9 +213,6 @@ def run(rules=RULES, seeds=(0,), epochs_conv=30, epochs_mlp=30, dtype=np.float32
                               f"[{_fmt_angles(row['final'], 'angle')}]  W-B "
                               f"[{_fmt_angles(row['final'], 'fb_angle')}]  "
                               f"{row['seconds_per_epoch'] * 1e3:.0f} ms/epoch", flush=True)
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
     if verbose:
         print_table(rows)
         print(f"total {time.perf_counter() - t0:.1f} s")

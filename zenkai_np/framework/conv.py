@@ -23,6 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .defaults import resolve_dtype
+from .init import glorot_uniform
 from .layers import Layer
 
 __all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d", "Unflatten"]
@@ -135,8 +136,7 @@ class Conv2d(Layer):
         if callable(init):
             W = np.asarray(init(rng, shape, dt))
         elif init == "glorot":
-            lim = np.sqrt(6.0 / (fan_in + fan_out))
-            W = rng.uniform(-lim, lim, shape)
+            W = glorot_uniform(rng, shape, dt, fans=(fan_in, fan_out))
         elif init == "he":
             W = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
         else:

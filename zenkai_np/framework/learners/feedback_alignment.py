@@ -33,15 +33,11 @@ import numpy as np
 
 from .. import fused_ops
 from ..conv import Conv2d
+from ..init import glorot_uniform
 from ..layers import Layer, Linear, Identity
 from .grad import GradLearner
 
 __all__ = ["FALearner", "DFALearner", "feedback_vjp", "feedback_init"]
-
-
-def _glorot_like(rng, shape, dtype, scale):
-    lim = np.sqrt(6.0 / (shape[0] + shape[1]))
-    return (rng.uniform(-lim, lim, shape) * scale).astype(dtype)
 
 
 def _check_feedback_layer(layer, who):
@@ -59,8 +55,8 @@ def feedback_init(layer, rng, scale=1.0):
     else:
         area = W.shape[2] * W.shape[3]
         fan_in, fan_out = W.shape[1] * area, W.shape[0] * area
-    lim = np.sqrt(6.0 / (fan_in + fan_out))
-    return (np.random.default_rng(rng).uniform(-lim, lim, W.shape) * scale).astype(W.dtype)
+    return glorot_uniform(np.random.default_rng(rng), W.shape, W.dtype, scale,
+                          fans=(fan_in, fan_out))
 
 
 def feedback_vjp(layer, B, x, y, gy, state=None):
@@ -172,7 +168,7 @@ class DFALearner(GradLearner):
         shape = (int(n_error), n_out)
         rng = np.random.default_rng(rng)
         if B is None:
-            B = _glorot_like(rng, shape, layer.W.dtype, feedback_scale)
+            B = glorot_uniform(rng, shape, layer.W.dtype, feedback_scale)
         B = np.asarray(B)
         if B.shape != shape:
             raise ValueError(f"B must have shape (n_error, n_out) = {shape}, got {B.shape}")
