@@ -16,15 +16,16 @@ from ._version import __version__
 
 try:
     from . import _build_info  # noqa: F401  (compiled; fails early if the build is missing)
-except ImportError as exc:  # pragma: no cover - depends on how the package was obtained
+except ImportError:  # pragma: no cover - depends on how the package was obtained
     import os as _os
     _here = _os.path.dirname(_os.path.abspath(__file__))
     if _os.path.exists(_os.path.join(_os.path.dirname(_here), "setup.py")):
         raise ImportError(
-            "zenkai_np is being imported from its source tree, whose compiled modules are not "
-            f"built ({exc}). Either install it (pip install .) and run from another directory "
-            "or use the console scripts (zenkai-np-tour, zenkai-np-bench), or build in place "
-            "with `python setup.py build_ext --inplace`.") from None
+            f"zenkai_np is being imported from its source tree ({_here}), whose compiled "
+            "modules are not built. Either install it (pip install .) and run from another "
+            "directory or use the console scripts (zenkai-np-tour, zenkai-np-bench, "
+            "zenkai-np-example), or build in place with "
+            "`python setup.py build_ext --inplace`.") from None
     raise
 
 from ._config import show_config
