@@ -151,3 +151,21 @@ def test_check_random_state():
     assert check_random_state(5).random() == np.random.default_rng(5).random()
     with pytest.raises(TypeError, match="rng"):
         check_random_state("seed")
+
+
+def test_unbuilt_source_tree_says_what_to_do(tmp_path):
+    """A checkout without compiled modules fails with advice, not a circular-import riddle."""
+    import shutil
+    pkg = tmp_path / "zenkai_np"
+    pkg.mkdir()
+    here = os.path.dirname(zk.__file__)
+    for name in ("__init__.py", "_version.py"):
+        shutil.copy(os.path.join(here, name), pkg / name)
+    (tmp_path / "setup.py").write_text("")
+    out = subprocess.run([sys.executable, "-c", "import zenkai_np"], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert "source tree" in last and "build_ext --inplace" in last, last
+    assert "circular" not in last, last
