@@ -60,25 +60,36 @@ def resolve_n_threads(n_threads) -> int:
     return n_threads
 
 
-_BLAS_CONTROLLER = None
+_CONTROLLER = None
+
+
+def _controller():
+    """threadpoolctl's view of the loaded thread pools, found once per process (a scan of
+    the loaded libraries costs ~0.5 ms, too much for a per-step limit); None without
+    threadpoolctl."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return None
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 @contextlib.contextmanager
-def limit_blas_threads(n: int = 1):
+def limit_blas_threads(n: int = 1, *, user_api: str | None = "blas"):
     """Context manager: every loaded BLAS (NumPy's and SciPy's) runs on ``n`` threads.
 
     Used around loops that interleave our OpenMP kernels with BLAS calls, or
     BLAS calls from inside our own parallel regions (they would oversubscribe
-    the cores). Without threadpoolctl installed it limits nothing.
+    the cores). ``user_api=None`` limits the OpenMP pools too (one-thread tasks).
+    Without threadpoolctl installed it limits nothing.
     """
-    global _BLAS_CONTROLLER
     n = resolve_n_threads(n)
-    try:
-        if _BLAS_CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
-            _BLAS_CONTROLLER = ThreadpoolController()
-    except ImportError:
+    controller = _controller()
+    if controller is None:
         yield
         return
-    with _BLAS_CONTROLLER.limit(limits=n, user_api="blas"):
+    with controller.limit(limits=n, user_api=user_api):
         yield

@@ -24,16 +24,14 @@ import sys
 
 import numpy as np
 
+from ._threads import limit_blas_threads
+
 __all__ = ["Runner", "as_runner", "single_threaded_call"]
 
 
 def single_threaded_call(fn, *args):
     """``fn(*args)`` with every BLAS and OpenMP pool limited to one thread."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # nothing to limit
-        return fn(*args)
-    with threadpool_limits(limits=1):
+    with limit_blas_threads(1, user_api=None):
         return fn(*args)
 
 
@@ -119,8 +117,7 @@ class Runner:
         # In threads the limit is process-wide: set it once here, not per task.
         try:
             if threads:
-                from threadpoolctl import threadpool_limits
-                with threadpool_limits(limits=1):
+                with limit_blas_threads(1, user_api=None):
                     futures = [ex.submit(fn, *args) for args in arg_tuples]
                     return [f.result() for f in futures]
             futures = [ex.submit(single_threaded_call, fn, *args) for args in arg_tuples]
