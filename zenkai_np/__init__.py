@@ -39,7 +39,7 @@ from .framework import (
     ESLearner, FALearner, GALearner, Graph, GradLearner, HillClimbLearner, History, Identity,
     Layer, LeakyReLU, LearningMachine, LeastSquaresLearner, Linear, LMode, Loss, Mean,
     MSELoss, Optimizer, ReLU, Sequential, Sigmoid, Sign, SklearnLearner, Softmax, State,
-    Step, StopTraining, Tanh, TPLearner, default_dtype, evaluate, fit, load, save,
+    Step, StopTraining, Tanh, TPLearner, accuracy, default_dtype, evaluate, fit, load, save,
     AlignmentCallback, AvgPool2d, Conv2d, DRTPLearner, Flatten, KPLearner, MaxPool2d,
     SignSymmetryLearner, Unflatten, alignment, angle_between)
 
@@ -55,7 +55,8 @@ __all__ = [
     # configuration
     "show_config", "set_simd_path", "simd_path", "supported_simd_paths", "use_simd_path",
     # framework: machines, containers, training
-    "LearningMachine", "State", "LMode", "Sequential", "Graph", "fit", "evaluate", "History",
+    "LearningMachine", "State", "LMode", "Sequential", "Graph", "fit", "evaluate", "accuracy",
+    "History",
     "StopTraining", "save", "load", "default_dtype",
     # framework: layers
     "Layer", "Linear", "Identity", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "Softmax", "Sign",
