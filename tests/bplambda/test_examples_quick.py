@@ -66,3 +66,14 @@ def test_lstm_blocks_schema(quick):
     for r in quick["copyrepeat"]:
         assert {"method", "n", "lam", "seed", "level_N", "level_R", "iterations"} <= set(r)
         assert 1 <= r["level_R"] <= r["level_N"]
+        # the iterations actually run (the whole budget unless the loss went non-finite)
+        budget = quick["settings"]["copyrepeat"]["n_iter"]
+        assert r["iterations"] == budget or (r["diverged"] and r["iterations"] < budget)
+        # the reported level is the last logged increment, each one step of the curriculum
+        level = (1, 1)
+        for it, N, R in r["increments"]:
+            assert 0 <= it < r["iterations"]
+            assert (N, R) == ((level[0], level[1] + 1) if level[1] < level[0]
+                              else (level[0] + 1, level[1]))
+            level = (N, R)
+        assert (r["level_N"], r["level_R"]) == level

@@ -131,16 +131,18 @@ def run_copyrepeat(cfg, seeds, sink, log=print):
                               lrs={"lr_rnn": 1e-3, "lr_readout": 1e-3, "lr_synth": 1e-5})
             L.loss = "bce"
             rng = np.random.default_rng(200 + seed)
-            levels = []
+            levels, done, diverged = [], 0, False
             for it in range(cfg["n_iter"]):
                 loss = L.train_batch(*task.sample(32, rng, dtype=DTYPE))
+                done = it + 1
                 if not np.isfinite(loss):
+                    diverged = True
                     break
                 if task.update(loss):
                     levels.append([it, task.N, task.R])
             row = sink.add({"method": _label(method, n, lam), "n": n, "lam": lam,
                             "seed": seed, "level_N": task.N, "level_R": task.R,
-                            "iterations": cfg["n_iter"], "increments": levels,
+                            "iterations": done, "diverged": diverged, "increments": levels,
                             "seconds": time.time() - t0})
             log(f"copyrepeat {row['method']:12s} seed={seed} level N={task.N} R={task.R} "
                 f"({row['seconds']:.1f} s)")
