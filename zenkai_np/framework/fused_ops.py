@@ -15,7 +15,8 @@ import numpy as np
 from . import backend
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
-__all__ = ["activation_code", "dense_forward", "dfa_forward", "dfa_delta"]
+__all__ = ["activation_code", "activation_slope", "usable_gy", "dense_forward",
+           "dfa_forward", "dfa_delta"]
 
 _ACT = {Identity: 0, Tanh: 1, Sigmoid: 2, ReLU: 3, LeakyReLU: 4}
 
@@ -25,7 +26,8 @@ def activation_code(layer):
     return _ACT.get(type(layer))
 
 
-def _slope(layer):
+def activation_slope(layer):
+    """The leaky ReLU's slope, 0 for the other activations (the kernel's parameter)."""
     return layer.slope if type(layer) is LeakyReLU else 0.0
 
 
@@ -55,13 +57,13 @@ def dense_forward(layer, act_layer, x):
     x = _usable_x(layer, x)
     if x is None:
         return None
-    code = 0 if act_layer is None else _ACT[type(act_layer)]
+    code = 0 if act_layer is None else activation_code(act_layer)
     W = layer.params["W"]
     a = np.matmul(x, W)               # NumPy's BLAS (see module doc)
     y = a if code in (0, 1) else np.empty_like(a)
     b = layer.params.get("b")
     if b is not None or code > 1:
-        F.bias_act(a, b, y, code, 0.0 if act_layer is None else _slope(act_layer))
+        F.bias_act(a, b, y, code, 0.0 if act_layer is None else activation_slope(act_layer))
     if code == 1:
         y = np.tanh(a)                # NumPy's SIMD tanh (see _fused.pyx)
     elif code == 2:
@@ -70,14 +72,15 @@ def dense_forward(layer, act_layer, x):
     return x, a, y
 
 
-def _usable_gy(gy, a):
+def usable_gy(gy, a):
+    """``gy`` can go to the kernels as is: ndarray, ``a``'s dtype and shape, C-contiguous."""
     return (type(gy) is np.ndarray and gy.dtype == a.dtype and gy.shape == a.shape
             and gy.flags.c_contiguous)
 
 
 def dfa_forward(m, x):
     """``(a, h)`` of a ``DFALearner`` in one compiled call; None to fall back."""
-    code = _ACT.get(type(m.activation))
+    code = activation_code(m.activation)
     if code is None or type(m.layer) is not Linear:
         return None
     r = dense_forward(m.layer, m.activation, x)
@@ -87,11 +90,11 @@ def dfa_forward(m, x):
 def dfa_delta(m, e, a, h):
     """``delta_a = (e @ B) * act'(a)`` (one GEMM and one fused pass); None to fall back."""
     F = backend.fused_module()
-    code = _ACT.get(type(m.activation))
+    code = activation_code(m.activation)
     if (F is None or code is None or type(m.layer) is not Linear or type(e) is not np.ndarray
-            or e.dtype != a.dtype or not _usable_gy(a, h)):
+            or e.dtype != a.dtype or not usable_gy(a, h)):
         return None
     d = np.matmul(e, m.B)
     if code:
-        F.act_grad(d, a, h, d, code, _slope(m.activation))
+        F.act_grad(d, a, h, d, code, activation_slope(m.activation))
     return d

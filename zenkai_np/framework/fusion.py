@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .fused_ops import _ACT, _slope, _usable_gy, activation_code, dense_forward
+from .fused_ops import activation_code, activation_slope, dense_forward, usable_gy
 from .layers import Linear
 from .learners.feedback_alignment import FALearner
 from .learners.grad import GradLearner
@@ -49,8 +49,8 @@ def _is_dense(m):
 
 
 def _is_act(m):
-    return (type(m) is GradLearner and type(m.layer) in _ACT and m.lmode == LMode.DEFAULT
-            and m.x_lr == 1.0)
+    return (type(m) is GradLearner and activation_code(m.layer) is not None
+            and m.lmode == LMode.DEFAULT and m.x_lr == 1.0)
 
 
 def plan(machines):
@@ -82,19 +82,19 @@ def dense_backward(lm, act_layer, x, a, y, gy, need_x):
     """
     F = backend.fused_module()
     layer = lm.layer
-    if (F is None or lm._n_acc != 0 or not _usable_gy(gy, a) or type(x) is not np.ndarray
+    if (F is None or lm._n_acc != 0 or not usable_gy(gy, a) or type(x) is not np.ndarray
             or not x.flags.c_contiguous or x.dtype != a.dtype):
         return NotImplemented
     W = layer.params["W"]
     M = W if type(lm) is GradLearner else lm.B
     if not W.flags.c_contiguous:
         return NotImplemented
-    code = 0 if act_layer is None else _ACT[type(act_layer)]
+    code = 0 if act_layer is None else activation_code(act_layer)
     bufs = lm._bufs
     gz = gy
     if code:
         gz = np.empty_like(gy)
-        F.act_grad(gy, a, y, gz, code, _slope(act_layer))
+        F.act_grad(gy, a, y, gz, code, activation_slope(act_layer))
     np.matmul(x.T, gz, out=bufs["W"])
     gb = bufs.get("b")
     if gb is not None:
