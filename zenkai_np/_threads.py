@@ -20,7 +20,7 @@ import os
 
 from . import _build_info
 
-__all__ = ["resolve_n_threads", "in_forked_child", "limit_blas_threads"]
+__all__ = ["resolve_n_threads", "in_forked_child", "limit_threads", "limit_blas_threads"]
 
 _FORKED_CHILD = False
 
@@ -78,14 +78,9 @@ def _controller():
 
 
 @contextlib.contextmanager
-def limit_blas_threads(n: int = 1, *, user_api: str | None = "blas"):
-    """Context manager: every loaded BLAS (NumPy's and SciPy's) runs on ``n`` threads.
-
-    Used around loops that interleave our OpenMP kernels with BLAS calls, or
-    BLAS calls from inside our own parallel regions (they would oversubscribe
-    the cores). ``user_api=None`` limits the OpenMP pools too (one-thread tasks).
-    Without threadpoolctl installed it limits nothing.
-    """
+def limit_threads(n: int = 1, *, user_api: str | None = None):
+    """Context manager: the loaded thread pools of ``user_api`` (``"blas"``, ``"openmp"``;
+    None: all of them) run on ``n`` threads. Without threadpoolctl it limits nothing."""
     n = resolve_n_threads(n)
     controller = _controller()
     if controller is None:
@@ -93,3 +88,13 @@ def limit_blas_threads(n: int = 1, *, user_api: str | None = "blas"):
         return
     with controller.limit(limits=n, user_api=user_api):
         yield
+
+
+def limit_blas_threads(n: int = 1):
+    """Context manager: every loaded BLAS (NumPy's and SciPy's) runs on ``n`` threads.
+
+    Used around loops that interleave our OpenMP kernels with BLAS calls, or
+    BLAS calls from inside our own parallel regions (they would oversubscribe
+    the cores). Without threadpoolctl installed it limits nothing.
+    """
+    return limit_threads(n, user_api="blas")

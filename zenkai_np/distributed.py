@@ -24,14 +24,14 @@ import sys
 
 import numpy as np
 
-from ._threads import limit_blas_threads
+from ._threads import limit_threads
 
 __all__ = ["Runner", "as_runner", "single_threaded_call"]
 
 
 def single_threaded_call(fn, *args):
     """``fn(*args)`` with every BLAS and OpenMP pool limited to one thread."""
-    with limit_blas_threads(1, user_api=None):
+    with limit_threads(1):
         return fn(*args)
 
 
@@ -117,7 +117,7 @@ class Runner:
         # In threads the limit is process-wide: set it once here, not per task.
         try:
             if threads:
-                with limit_blas_threads(1, user_api=None):
+                with limit_threads(1):
                     futures = [ex.submit(fn, *args) for args in arg_tuples]
                     return [f.result() for f in futures]
             futures = [ex.submit(single_threaded_call, fn, *args) for args in arg_tuples]
