@@ -35,9 +35,11 @@ def _forward_view_update(model, synth, X, Y, mask, gamma, lam):
 @pytest.mark.parametrize("activation", ["identity", "tanh", "relu", "sigmoid"])
 @pytest.mark.parametrize("gamma,lam", [(1.0, 1.0), (0.9, 0.7), (1.0, 0.5), (0.5, 0.0),
                                        (0.95, 0.3)])
-def test_T1_backward_view_equals_forward_view(activation, gamma, lam):
+@pytest.mark.parametrize("traces,backend", [("recursive", "compiled"), ("recursive", "numpy"),
+                                            ("unrolled", "compiled"), ("unrolled", "numpy")])
+def test_T1_backward_view_equals_forward_view(activation, gamma, lam, traces, backend):
     model, X, Y, mask, rng = _setup(activation, dense=activation != "relu")
-    L = BPLambdaRNN(model, gamma=gamma, lam=lam, clip=None)
+    L = BPLambdaRNN(model, gamma=gamma, lam=lam, clip=None, traces=traces, backend=backend)
     _random_synth(L, rng)
     grads, _ = L.gradients(X, Y, mask)
     W_ref, b_ref = _forward_view_update(model, L.synth, X, Y, mask, gamma, lam)

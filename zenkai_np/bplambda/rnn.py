@@ -14,6 +14,11 @@ Per step t (θ = synthesiser parameters, ``J_t = diag(f'(c_t)) W_hhᵀ``):
 ``update="sequence"`` (the authors' default) accumulates over the sequence and
 takes one Adam step per batch; ``update="step"`` takes an Adam step of every
 group after every time step (online). The trace is reset at every sequence.
+
+With parameters fixed during the sequence, step 1's trace need not be stored:
+``traces="unrolled"`` computes the same updates from vector–Jacobian chains
+(``unrolled.py``; ≈80× fewer flops on the toy task), and the compiled backend
+then runs the whole pass in one ``nogil`` call (``_sequence.pyx``).
 """
 from __future__ import annotations
 
@@ -25,8 +30,12 @@ from .model import _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm
 from .synthesiser_mlp import DenseTrace, check_synthesiser
 from .traces import EligibilityTrace, raise_if_diverged
+from .unrolled import unrolled_synth_grads
 
 __all__ = ["BPLambdaRNN"]
+
+#: activation codes of ``_sequence.pyx``
+RNN_ACT_CODES = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
 
 
 def dense_trace_sequence(learner, Hs, As, Delta):
@@ -67,8 +76,15 @@ class BPLambdaRNN(SequenceLearner):
     readout : LearningMachine, optional (see ``SequenceLearner``).
     n_threads : int, optional — threads of the trace kernel.
     backend : {"compiled", "numpy"}
-        The trace step: the fused C++ kernel, or its best plain-NumPy
-        formulation (``_reference.trace_step_numpy``; for tests and benchmarks).
+        Compiled kernels, or their best plain-NumPy formulations (for tests and
+        benchmarks): the fused C++ trace step vs ``_reference.trace_step_numpy``;
+        for unrolled traces the whole pass in ``_sequence.pyx`` vs ``unrolled.py``.
+    traces : {"recursive", "unrolled"}, optional
+        The synthesiser's eligibility traces as the recursion of the module
+        docstring (stored, O(T B H³ P) flops per sequence), or unrolled into
+        vector–Jacobian chains (O(T² B H²); same updates up to rounding; needs
+        ``update="sequence"`` and a linear synthesiser). Default: unrolled
+        where it applies.
 
     synthesiser : LinearSynthesiser or MLPSynthesiser, optional
         Default: a zero linear one (S = D = H, compiled traces). An MLP uses the
@@ -81,7 +97,8 @@ class BPLambdaRNN(SequenceLearner):
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0,
                  update="sequence", lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4,
-                 readout=None, n_threads=None, backend="compiled", synthesiser=None):
+                 readout=None, n_threads=None, backend="compiled", synthesiser=None,
+                 traces=None):
         if backend not in ("compiled", "numpy"):
             raise ValueError(f"backend: expected 'compiled' or 'numpy', got {backend!r}")
         self.backend = backend
@@ -95,6 +112,16 @@ class BPLambdaRNN(SequenceLearner):
         self.dense = not isinstance(self.synth, LinearSynthesiser)
         if self.dense and update != "sequence":
             raise ValueError("update: a non-linear synthesiser needs update='sequence'")
+        unrollable = update == "sequence" and not self.dense
+        if traces is None:
+            traces = "unrolled" if unrollable else "recursive"
+        if traces not in ("recursive", "unrolled"):
+            raise ValueError(f"traces: expected 'recursive' or 'unrolled', got {traces!r}")
+        if traces == "unrolled" and not unrollable:
+            raise ValueError("traces: 'unrolled' needs update='sequence' and a linear "
+                             "synthesiser")
+        self.traces = traces
+        self._work = None
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
                          readout=readout)
         self._trace = None
@@ -119,7 +146,32 @@ class BPLambdaRNN(SequenceLearner):
         """
         if (self.update == "step" or self._stepwise) and not self.dense:
             return self._pass_stepwise(X, Y, mask, g_override=g_override, record=record)
+        if (self.traces == "unrolled" and self.backend == "compiled" and g_override is None
+                and not record and self.readout is None and self.loss == "mse"):
+            return self._pass_compiled(X, Y, mask)
         return self._pass_sequence(X, Y, mask, g_override=g_override, record=record)
+
+    def _pass_compiled(self, X, Y, mask):
+        """``_pass_sequence`` with unrolled traces, in one ``nogil`` call."""
+        from . import _sequence
+        p, sp = self.model.params, self.synth.params
+        B, T, _ = X.shape
+        H, O = self.model.n_hidden, self.model.n_out
+        size = _sequence.workspace_size(B, T, H, O)
+        if self._work is None or self._work.size < size:
+            self._work = np.empty(size, self.dtype)
+        g = {k: np.empty_like(v) for k, v in self.params.items()}
+        sse, n_targets, bad = _sequence.rnn_sequence_grads(
+            np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
+            p["W_ih"], p["W_hh"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
+            RNN_ACT_CODES[self.model.activation], self.gamma, self.gamma * self.lam,
+            self.sg_weight, 0.0 if self.clip is None else float(self.clip),
+            g["W_ih"], g["W_hh"], g["b"], g["W_out"], g["b_out"], g["synth_W"],
+            g["synth_b"], self._work)
+        if bad >= 0:
+            raise_if_diverged(bad + 1)
+        mse = sse / (n_targets * B * O) if n_targets else float("nan")
+        return g, {"mse": float(mse)}
 
     def _pass_sequence(self, X, Y, mask, *, g_override=None, record=False):
         model, synth = self.model, self.synth
@@ -162,13 +214,19 @@ class BPLambdaRNN(SequenceLearner):
                 V *= As[1:]
             Delta = V @ p["W_hh"].T
             Delta -= G[:-1]
-            U = np.empty((T - 1, B, H + 1), dt)
-            U[:, :, :H] = Hs[:-1]
-            U[:, :, H] = 1
             if self.dense:
                 for k, v in dense_trace_sequence(self, Hs[:-1], As, Delta).items():
                     grads["synth_" + k] += v
+            elif self.traces == "unrolled":
+                gW, gb = unrolled_synth_grads(Hs[:-1], Delta, None if linear else As[:-1],
+                                              p["W_hh"], self.gamma * self.lam, 1.0 / B,
+                                              self.clip)
+                grads["synth_W"] += gW
+                grads["synth_b"] += gb
             else:
+                U = np.empty((T - 1, B, H + 1), dt)
+                U[:, :, :H] = Hs[:-1]
+                U[:, :, H] = 1
                 acc = self._trace_sequence(U, Delta, None if linear else As[:-1], p["W_hh"])
                 grads["synth_W"] += acc[:, :H].T
                 grads["synth_b"] += acc[:, H]
