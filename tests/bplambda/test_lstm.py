@@ -82,10 +82,11 @@ def test_oracle_synthesiser_gives_full_bptt_gradient():
 
 
 @pytest.mark.parametrize("gamma,lam", [(1.0, 1.0), (0.9, 0.5), (0.8, 0.0)])
-def test_lstm_backward_view_equals_forward_view(gamma, lam):
+@pytest.mark.parametrize("traces", ["unrolled", "recursive"])
+def test_lstm_backward_view_equals_forward_view(gamma, lam, traces):
     model, X, Y, rng = _setup(T=5)
     mask = np.ones(5, bool)
-    learner = BPLambdaLSTM(model, gamma=gamma, lam=lam, clip=None)
+    learner = BPLambdaLSTM(model, gamma=gamma, lam=lam, clip=None, traces=traces)
     for v in learner.synth.params.values():
         v[...] = 0.3 * rng.standard_normal(v.shape)
     grads, _ = learner.gradients(X, Y, mask)
@@ -95,6 +96,26 @@ def test_lstm_backward_view_equals_forward_view(gamma, lam):
     np.testing.assert_allclose(grads["synth_W"], -np.einsum("tbd,tbs->ds", S[:-1], r),
                                rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(grads["synth_b"], -r.sum(axis=(0, 1)), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_lstm_unrolled_equals_recursive_with_clip(dtype, rtol):
+    model, X, Y, rng = _setup(T=9, B=4, H=5, dtype=dtype)
+    mask = rng.random(9) < 0.5
+    mask[-1] = True
+    theta = [0.3 * rng.standard_normal(v.shape) for v in
+             BPLambdaLSTM(model).synth.params.values()]
+    out = {}
+    for traces in ("unrolled", "recursive"):
+        learner = BPLambdaLSTM(model, gamma=0.9, lam=0.8, clip=0.05, traces=traces)
+        for v, t in zip(learner.synth.params.values(), theta):
+            v[...] = t
+        out[traces] = learner.gradients(X, Y, mask)[0]
+    for k, v in out["recursive"].items():
+        np.testing.assert_allclose(out["unrolled"][k], v, rtol=0,
+                                   atol=rtol * np.abs(v).max(), err_msg=k)
+    with pytest.raises(ValueError, match="traces"):
+        BPLambdaLSTM(model, traces="stored")
 
 
 def test_lstm_float32():

@@ -86,7 +86,7 @@ def test_unrolled_numpy_against_explicit_traces():
         d = np.einsum("bi,bijp->jp", Delta[k], E) / B
         gW -= d[:, :S].T
         gb -= d[:, S]
-    uW, ub = unrolled_synth_grads(Hs, Delta, A, W, decay, 1.0 / B, None)
+    uW, ub = unrolled_synth_grads(Hs, Delta, decay, 1.0 / B, None, W_hh=W, A=A)
     np.testing.assert_allclose(uW, gW, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(ub, gb, rtol=1e-12, atol=1e-13)
 

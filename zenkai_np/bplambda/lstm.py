@@ -14,7 +14,9 @@ and the immediate loss gradient is ``l_t = [e_t W_outᵀ, 0]`` (the loss reads
 h_t only; no doubled cell target). The LSTM weights learn from the one-step
 signal ``LS_t = l_t + sg_weight · g(s_t)`` through the immediate derivative
 ``∂s_t/∂Ψ`` (s_{t−1} held fixed), so an exact g gives the BPTT gradient. The
-traces use the explicit per-sample Jacobian path of the kernels.
+traces are unrolled by default (``unrolled.py``: per-sample vector–Jacobian
+chains, O(T² B S²) flops); ``traces="recursive"`` stores them and uses the
+explicit per-sample Jacobian path of the kernels (O(T B S³ P)).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import uniform_initialiser
 from .synthesiser import LinearSynthesiser
 from .traces import EligibilityTrace
+from .unrolled import unrolled_synth_grads
 
 __all__ = ["LSTM", "BPLambdaLSTM"]
 
@@ -103,12 +106,17 @@ class LSTM:
 
 class BPLambdaLSTM(SequenceLearner):
     """BP(λ) learner of an :class:`LSTM` (parameters as :class:`BPLambdaRNN`; updates
-    are accumulated per sequence, one Adam step per batch)."""
+    are accumulated per sequence, one Adam step per batch; ``traces`` "unrolled"
+    (default) or "recursive", the same updates up to rounding)."""
 
     uses_synthesiser = True
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0, lr_rnn=1e-3,
-                 lr_readout=1e-3, lr_synth=1e-4, readout=None, n_threads=None):
+                 lr_readout=1e-3, lr_synth=1e-4, readout=None, n_threads=None,
+                 traces="unrolled"):
+        if traces not in ("recursive", "unrolled"):
+            raise ValueError(f"traces: expected 'recursive' or 'unrolled', got {traces!r}")
+        self.traces = traces
         set_synthesiser_options(self, gamma, lam, sg_weight, clip)
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden
@@ -121,9 +129,13 @@ class BPLambdaLSTM(SequenceLearner):
         B, T, _ = X.shape
         H = model.n_hidden
         S = 2 * H
-        if getattr(self, "_trace", None) is None or self._trace.shape[1] != B:
-            self._trace = EligibilityTrace(S, B, S + 1, dt)
-        trace = self._trace.reset()
+        unrolled = self.traces == "unrolled"
+        if unrolled:
+            states, deltas, jacs = [], [], []
+        else:
+            if getattr(self, "_trace", None) is None or self._trace.shape[1] != B:
+                self._trace = EligibilityTrace(S, B, S + 1, dt)
+            trace = self._trace.reset()
         u = np.ones((B, S + 1), dt)
         gamma, sgw = dt.type(self.gamma), dt.type(self.sg_weight)
         grads = self._zero_grads()
@@ -144,11 +156,16 @@ class BPLambdaLSTM(SequenceLearner):
             g = self._synth_target(t, T, s, g_override, zeros)
             if t >= 1:
                 delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
-                u[:, :S] = s_prev
-                dtheta = trace.step_unchecked(u, np.ascontiguousarray(delta), J=J_prev,
-                                              decay=self.gamma * self.lam, scale=1.0 / B,
-                                              n_threads=self.n_threads)
-                self._subtract_synth_grads(dtheta, t, grads)
+                if unrolled:
+                    states.append(s_prev)
+                    deltas.append(delta)
+                    jacs.append(J_prev)
+                else:
+                    u[:, :S] = s_prev
+                    dtheta = trace.step_unchecked(u, np.ascontiguousarray(delta), J=J_prev,
+                                                  decay=self.gamma * self.lam, scale=1.0 / B,
+                                                  n_threads=self.n_threads)
+                    self._subtract_synth_grads(dtheta, t, grads)
                 if record:
                     rec["delta"].append(delta.copy())
             ls = l + sgw * g
@@ -156,6 +173,12 @@ class BPLambdaLSTM(SequenceLearner):
             if record:
                 rec["LS"].append(ls.copy())
             s_prev, J_prev, g_prev = s, J, g
+        if unrolled and T >= 2:
+            gW, gb = unrolled_synth_grads(np.array(states), np.array(deltas),
+                                          self.gamma * self.lam, 1.0 / B, self.clip,
+                                          J=np.array(jacs))
+            grads["synth_W"] += gW
+            grads["synth_b"] += gb
         info = {"mse": self._mse(yhats, ys)}
         if record:
             info.update({k: np.array(v) for k, v in rec.items()})

@@ -218,9 +218,9 @@ class BPLambdaRNN(SequenceLearner):
                 for k, v in dense_trace_sequence(self, Hs[:-1], As, Delta).items():
                     grads["synth_" + k] += v
             elif self.traces == "unrolled":
-                gW, gb = unrolled_synth_grads(Hs[:-1], Delta, None if linear else As[:-1],
-                                              p["W_hh"], self.gamma * self.lam, 1.0 / B,
-                                              self.clip)
+                gW, gb = unrolled_synth_grads(Hs[:-1], Delta, self.gamma * self.lam, 1.0 / B,
+                                              self.clip, W_hh=p["W_hh"],
+                                              A=None if linear else As[:-1])
                 grads["synth_W"] += gW
                 grads["synth_b"] += gb
             else:

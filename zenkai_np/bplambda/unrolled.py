@@ -31,16 +31,19 @@ from .traces import raise_if_diverged
 __all__ = ["unrolled_synth_grads"]
 
 
-def unrolled_synth_grads(Hs, Delta, A, W_hh, decay, scale, clip):
+def unrolled_synth_grads(Hs, Delta, decay, scale, clip, *, W_hh=None, A=None, J=None):
     """``(gW (D, S), gb (S,)) = −Σ_k clip₁(dΘ_k)`` over the n trace steps.
 
     Hs (n, B, D): the states read (``u_k = [h_k; 1]``); Delta (n, B, S): the TD
-    errors δ_k; A (n, B, S) the row factors a_k of ``J_k`` or None (ones);
-    W_hh (S, S) with ``J_k = diag(a_k) W_hhᵀ``; ``clip`` None: no clip.
-    Raises FloatingPointError (``raise_if_diverged``) at the first non-finite step.
+    errors δ_k. The Jacobians: ``J_k = diag(a_k) W_hhᵀ`` from W_hh (S, S) and
+    row factors A (n, B, S) (None: ones), or per-sample J (n, B, S, S).
+    ``clip`` None: no clip. Raises FloatingPointError (``raise_if_diverged``)
+    at the first non-finite step.
     """
+    if (W_hh is None) == (J is None):
+        raise ValueError("unrolled_synth_grads: give either W_hh (and A) or J")
     with np.errstate(over="ignore", invalid="ignore"):   # divergence is raised below
-        dW, db = _unclipped(Hs, Delta, A, W_hh, decay, scale)
+        dW, db = _unclipped(Hs, Delta, A, W_hh, J, decay, scale)
     gW = np.zeros(dW.shape[1:], Delta.dtype)
     gb = np.zeros(Delta.shape[2], Delta.dtype)
     for k in range(Delta.shape[0]):
@@ -51,7 +54,7 @@ def unrolled_synth_grads(Hs, Delta, A, W_hh, decay, scale, clip):
     return gW, gb
 
 
-def _unclipped(Hs, Delta, A, W_hh, decay, scale):
+def _unclipped(Hs, Delta, A, W_hh, J, decay, scale):
     """Every step's ``(dW_k, db_k)``: (n, D, S) and (n, S)."""
     n = Delta.shape[0]
     dt = Delta.dtype
@@ -59,11 +62,13 @@ def _unclipped(Hs, Delta, A, W_hh, decay, scale):
     C = Delta
     dW = np.matmul(Hs.transpose(0, 2, 1), C)        # (n, D, S)
     db = C.sum(axis=1)                               # (n, S)
-    W_hhT = W_hh.T
     d = dt.type(decay)
     for L in range(n - 1 if decay != 0 else 0):
-        V = C[1:] if A is None else C[1:] * A[1:n - L]
-        C = d * (V @ W_hhT)
+        if J is not None:           # c ← decay · c J_s, per sample
+            C = d * np.matmul(C[1:, :, None, :], J[1:n - L])[:, :, 0, :]
+        else:
+            V = C[1:] if A is None else C[1:] * A[1:n - L]
+            C = d * (V @ W_hh.T)
         dW[L + 1:] += np.matmul(Hs[:n - L - 1].transpose(0, 2, 1), C)
         db[L + 1:] += C.sum(axis=1)
     dW *= dt.type(scale)
