@@ -118,6 +118,19 @@ def test_lstm_unrolled_equals_recursive_with_clip(dtype, rtol):
         BPLambdaLSTM(model, traces="stored")
 
 
+def test_state_vjp_equals_the_explicit_jacobian():
+    model, X, _, rng = _setup(B=3, H=4)
+    h0, c0 = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    _, _, cache = model.cell(X[:, 0], h0, c0)
+    J = model.jacobian(cache)
+    v = rng.standard_normal((3, 8))
+    np.testing.assert_allclose(model.state_vjp(cache, v), np.einsum("bi,bij->bj", v, J),
+                               rtol=1e-13, atol=1e-14)
+    V = rng.standard_normal((3, 5, 8))                     # several rows per sample
+    np.testing.assert_allclose(model.state_vjp(cache, V), np.einsum("bmi,bij->bmj", V, J),
+                               rtol=1e-13, atol=1e-14)
+
+
 def test_lstm_float32():
     model, X, Y, _ = _setup(dtype=np.float32)
     grads, info = BPLambdaLSTM(model).gradients(X, Y)

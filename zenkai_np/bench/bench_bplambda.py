@@ -13,10 +13,11 @@ shared), against
   and NumPy's ``matmul`` (NumPy's own OpenBLAS, 0.3.31 here).
 
 The training step is one ``BPLambdaRNN.train_batch`` of the line-drawing task
-(linear RNN H = 30, batch 10, T = 10, float32), compiled traces vs the NumPy
-trace backend; its flop count (≈156 MFLOP: T−1 full trace steps) at the
-measured GEMM rate is the floor (the compiled path skips the GEMM of the first
-two steps, whose trace is zero or diagonal-only, so it can beat that floor).
+(linear RNN H = 30, batch 10, T = 10, float32). Ours: unrolled traces, the whole
+pass in one compiled call (≈1.6 MFLOP). References in the same run: the same
+algorithm in NumPy, and the stored-trace learner with the NumPy trace step (the
+baseline before unrolling; ≈156 MFLOP, T−1 full trace steps); the stored-trace
+learner with the compiled kernel is compared with the latter too.
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ import numpy as np
 from ._harness import Result, interleaved_times, limit_blas_threads
 
 CASES = ((10, 30, 30), (50, 60, 60))
+#: the training step's learners: (traces, backend); the first is "ours"
+KINDS = (("unrolled", "compiled"), ("unrolled", "numpy"), ("recursive", "compiled"),
+         ("recursive", "numpy"))
 
 
 def _simd():
@@ -130,29 +134,47 @@ def _training_step(threads, quick):
     task = LineDrawTask(10)
     X, Y, mask = task.sample(10, np.random.default_rng(0), dtype=np.float32)
     learners = {}
-    for backend in ("compiled", "numpy"):
+    for traces, backend in KINDS:
         model = VanillaRNN(10, 30, 2, dtype=np.float32, rng=0)
-        learners[backend] = BPLambdaRNN(model, gamma=1.0, lam=1.0, lr_rnn=1e-5,
-                                        lr_readout=1e-5, lr_synth=1e-5, n_threads=threads,
-                                        backend=backend)
+        learners[traces, backend] = BPLambdaRNN(
+            model, gamma=1.0, lam=1.0, lr_rnn=1e-5, lr_readout=1e-5, lr_synth=1e-5,
+            n_threads=threads, backend=backend, traces=traces)
     S, B, P, T = 30, 10, 31, 10
-    # the count: T-1 full trace steps (push GEMM + contraction)
+    # the stored trace's count: T-1 full trace steps (push GEMM + contraction)
     flops = (T - 1) * (2.0 * S * S * B * S * P + 2.0 * S * B * S * P)
+    # the unrolled count: the chains c_{k,s} and the k sums of h_s^T c_{k,s}
+    flops_unrolled = sum(k * 2.0 * B * S * S + (k + 1) * 2.0 * B * S * S for k in range(T - 1))
     W = np.random.default_rng(1).standard_normal((S, S)).astype(np.float32)
     Xg = np.random.default_rng(2).standard_normal((S, int(flops / (2 * S * S)))).astype(
         np.float32)
     Cg = np.empty_like(Xg)
+    fns = [(lambda L=L: L.train_batch(X, Y, mask)) for L in learners.values()]
     with limit_blas_threads(1 if threads > 1 else threads):
-        t_ours, t_np, t_gemm = interleaved_times(
-            [lambda: learners["compiled"].train_batch(X, Y, mask),
-             lambda: learners["numpy"].train_batch(X, Y, mask),
-             lambda: np.matmul(W, Xg, out=Cg)],
-            repeat=5 if quick else 11, min_time=0.02 if quick else 0.1)
-    extra = {"flops": flops, "floor_ms_at_gemm_rate": t_gemm * 1e3}
-    return [Result("bplambda_train_step", "toy B=10 T=10 H=30", "float32", threads, _simd(),
-                   t_ours * 1e3, t_np * 1e3, "same learner, NumPy trace backend",
-                   f"{flops / t_ours / 1e9:.1f} GFLOP/s equivalent; {flops / 1e6:.0f} MFLOP "
-                   f"at NumPy's GEMM rate: {t_gemm * 1e3:.2f} ms", extra)]
+        times = interleaved_times(fns + [lambda: np.matmul(W, Xg, out=Cg)],
+                                  repeat=5 if quick else 11, min_time=0.02 if quick else 0.1)
+    t = dict(zip(KINDS, times))
+    t_gemm = times[-1]
+    extra = {"flops_recursive": flops, "flops_unrolled": flops_unrolled,
+             "floor_ms_recursive_at_gemm_rate": t_gemm * 1e3,
+             **{f"ms_{a}_{b}": v * 1e3 for (a, b), v in t.items()}}
+    case = "toy B=10 T=10 H=30"
+    ours = t["unrolled", "compiled"]
+
+    def row(ref_kind, label, note):
+        return Result("bplambda_train_step", case, "float32", threads, _simd(), ours * 1e3,
+                      t[ref_kind] * 1e3, label, note, extra)
+    rec = t["recursive", "compiled"]
+    return [
+        row(("unrolled", "numpy"), "same algorithm (unrolled traces) in NumPy",
+            f"whole pass in one nogil call; {flops_unrolled / 1e6:.1f} MFLOP"),
+        row(("recursive", "numpy"), "stored traces, NumPy trace step (the old baseline)",
+            f"{flops / 1e6:.0f} MFLOP for stored traces, at NumPy's GEMM rate "
+            f"{t_gemm * 1e3:.2f} ms"),
+        Result("bplambda_train_step", case + " stored traces", "float32", threads, _simd(),
+               rec * 1e3, t["recursive", "numpy"] * 1e3,
+               "stored traces, NumPy trace step (same learner)",
+               f"{flops / rec / 1e9:.1f} GFLOP/s equivalent", extra),
+    ]
 
 
 def run(*, quick: bool, threads: list) -> list:

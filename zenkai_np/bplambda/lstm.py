@@ -91,6 +91,23 @@ class LSTM:
         J[:, H + idx, H + idx] = f
         return J
 
+    def state_vjp(self, cache, v):
+        """``v J_t`` without forming J_t: v (B, 2H) or (B, m, 2H) (m rows per sample).
+
+        With ``sc = v_h ⊙ o(1−tanh²c) + v_c`` (the cotangent of c_t), the rows
+        through h_{t−1} are one GEMM with the gate-stacked W_h, those through
+        c_{t−1} are ``sc ⊙ f``.
+        """
+        i, f, g, o, tc, c_prev = cache
+        if v.ndim == 3:
+            i, f, g, o, tc, c_prev = (a[:, None, :] for a in cache)
+        H = self.n_hidden
+        vh, vc = v[..., :H], v[..., H:]
+        sc = vc + vh * (o * (1 - tc * tc))
+        dz = np.concatenate([sc * (g * i * (1 - i)), sc * (c_prev * f * (1 - f)),
+                             sc * (i * (1 - g * g)), vh * (tc * o * (1 - o))], axis=-1)
+        return np.concatenate([dz @ self.params["W_h"].T, sc * f], axis=-1)
+
     def immediate_grads(self, x, h_prev, cache, ls, grads):
         """Add LS_t · ∂s_t/∂Ψ (s_{t−1} fixed) to grads; ls (B, 2H) = (LS^h, LS^c)."""
         i, f, g, o, tc, c_prev = cache
@@ -131,7 +148,7 @@ class BPLambdaLSTM(SequenceLearner):
         S = 2 * H
         unrolled = self.traces == "unrolled"
         if unrolled:
-            states, deltas, jacs = [], [], []
+            states, deltas, caches = [], [], []
         else:
             if getattr(self, "_trace", None) is None or self._trace.shape[1] != B:
                 self._trace = EligibilityTrace(S, B, S + 1, dt)
@@ -141,13 +158,13 @@ class BPLambdaLSTM(SequenceLearner):
         grads = self._zero_grads()
         zeros = np.zeros((B, S), dt)
         h = c = np.zeros((B, H), dt)
-        s_prev = J_prev = g_prev = None
+        s_prev = J_prev = g_prev = cache_prev = None
         yhats, ys, rec = [], [], {"delta": [], "LS": []}
         for t in range(T):
             h_prev = h
             h, c, cache = model.cell(X[:, t], h_prev, c)
             s = np.concatenate([h, c], axis=1)
-            J = model.jacobian(cache)
+            J = None if unrolled else model.jacobian(cache)
             l = zeros.copy()
             if mask[t]:
                 yhat, l[:, :H] = self._readout(h, Y[:, t], B, grads)
@@ -155,12 +172,13 @@ class BPLambdaLSTM(SequenceLearner):
                 ys.append(Y[:, t])
             g = self._synth_target(t, T, s, g_override, zeros)
             if t >= 1:
-                delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
                 if unrolled:
+                    delta = model.state_vjp(cache, l + gamma * g) - g_prev
                     states.append(s_prev)
                     deltas.append(delta)
-                    jacs.append(J_prev)
+                    caches.append(cache_prev)
                 else:
+                    delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
                     u[:, :S] = s_prev
                     dtheta = trace.step_unchecked(u, np.ascontiguousarray(delta), J=J_prev,
                                                   decay=self.gamma * self.lam, scale=1.0 / B,
@@ -172,11 +190,11 @@ class BPLambdaLSTM(SequenceLearner):
             model.immediate_grads(X[:, t], h_prev, cache, ls, grads)
             if record:
                 rec["LS"].append(ls.copy())
-            s_prev, J_prev, g_prev = s, J, g
+            s_prev, J_prev, g_prev, cache_prev = s, J, g, cache
         if unrolled and T >= 2:
             gW, gb = unrolled_synth_grads(np.array(states), np.array(deltas),
                                           self.gamma * self.lam, 1.0 / B, self.clip,
-                                          J=np.array(jacs))
+                                          lambda k, C: model.state_vjp(caches[k], C))
             grads["synth_W"] += gW
             grads["synth_b"] += gb
         info = {"mse": self._mse(yhats, ys)}

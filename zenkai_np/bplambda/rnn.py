@@ -30,7 +30,7 @@ from .model import _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm
 from .synthesiser_mlp import DenseTrace, check_synthesiser
 from .traces import EligibilityTrace, raise_if_diverged
-from .unrolled import unrolled_synth_grads
+from .unrolled import row_factor_vjp, unrolled_synth_grads
 
 __all__ = ["BPLambdaRNN"]
 
@@ -218,9 +218,9 @@ class BPLambdaRNN(SequenceLearner):
                 for k, v in dense_trace_sequence(self, Hs[:-1], As, Delta).items():
                     grads["synth_" + k] += v
             elif self.traces == "unrolled":
+                vjp = row_factor_vjp(p["W_hh"], None if linear else As[:-1])
                 gW, gb = unrolled_synth_grads(Hs[:-1], Delta, self.gamma * self.lam, 1.0 / B,
-                                              self.clip, W_hh=p["W_hh"],
-                                              A=None if linear else As[:-1])
+                                              self.clip, vjp)
                 grads["synth_W"] += gW
                 grads["synth_b"] += gb
             else:

@@ -18,8 +18,9 @@ O(T B S³ P) (the toy task: about 2 instead of 156 MFLOP). The results equal
 the recursion's up to rounding (tests: float64, 1e-12). ``clip₁`` is applied
 per step k and per tensor, as for the recursion.
 
-``unrolled_synth_grads`` is the NumPy formulation: lags batched over k, so
-O(T) NumPy calls. ``_sequence.pyx`` runs the same sums in one ``nogil`` call.
+``unrolled_synth_grads`` is the NumPy formulation: the states in reverse
+order, all k at once, so O(T) NumPy calls. ``_sequence.pyx`` runs the same sums
+in one ``nogil`` call.
 """
 from __future__ import annotations
 
@@ -28,22 +29,27 @@ import numpy as np
 from .synthesiser import clip_unit_norm
 from .traces import raise_if_diverged
 
-__all__ = ["unrolled_synth_grads"]
+__all__ = ["row_factor_vjp", "unrolled_synth_grads"]
 
 
-def unrolled_synth_grads(Hs, Delta, decay, scale, clip, *, W_hh=None, A=None, J=None):
+def row_factor_vjp(W_hh, A):
+    """``vjp(s, C) = C J_s`` for ``J_s = diag(a_s) W_hhᵀ`` (the vanilla RNN); A (n, B, S)
+    or None (ones); C (B, m, S)."""
+    if A is None:
+        return lambda s, C: C @ W_hh.T
+    return lambda s, C: (C * A[s][:, None, :]) @ W_hh.T
+
+
+def unrolled_synth_grads(Hs, Delta, decay, scale, clip, vjp):
     """``(gW (D, S), gb (S,)) = −Σ_k clip₁(dΘ_k)`` over the n trace steps.
 
     Hs (n, B, D): the states read (``u_k = [h_k; 1]``); Delta (n, B, S): the TD
-    errors δ_k. The Jacobians: ``J_k = diag(a_k) W_hhᵀ`` from W_hh (S, S) and
-    row factors A (n, B, S) (None: ones), or per-sample J (n, B, S, S).
-    ``clip`` None: no clip. Raises FloatingPointError (``raise_if_diverged``)
-    at the first non-finite step.
+    errors δ_k; ``vjp(s, C)``: ``C J_s`` for C (B, m, S), per sample b
+    (e.g. :func:`row_factor_vjp`, ``LSTM.state_vjp``). ``clip`` None: no clip.
+    Raises FloatingPointError (``raise_if_diverged``) at the first non-finite step.
     """
-    if (W_hh is None) == (J is None):
-        raise ValueError("unrolled_synth_grads: give either W_hh (and A) or J")
     with np.errstate(over="ignore", invalid="ignore"):   # divergence is raised below
-        dW, db = _unclipped(Hs, Delta, A, W_hh, J, decay, scale)
+        dW, db = _unclipped(Hs, Delta, vjp, decay, scale)
     gW = np.zeros(dW.shape[1:], Delta.dtype)
     gb = np.zeros(Delta.shape[2], Delta.dtype)
     for k in range(Delta.shape[0]):
@@ -54,23 +60,31 @@ def unrolled_synth_grads(Hs, Delta, decay, scale, clip, *, W_hh=None, A=None, J=
     return gW, gb
 
 
-def _unclipped(Hs, Delta, A, W_hh, J, decay, scale):
-    """Every step's ``(dW_k, db_k)``: (n, D, S) and (n, S)."""
-    n = Delta.shape[0]
+def _unclipped(Hs, Delta, vjp, decay, scale):
+    """Every step's ``(dW_k, db_k)``: (n, D, S) and (n, S).
+
+    Reads the states in reverse order: at s, ``C[:, k] = c_{k,s}`` for all
+    k ≥ s, so each s is one GEMM for the sums and one VJP of all rows for the
+    chain ``c_{k,s−1} = decay · c_{k,s} J_s`` — O(T) NumPy calls.
+    """
+    n, B, S = Delta.shape
+    D = Hs.shape[2]
     dt = Delta.dtype
-    # lag 0: c_{k,k} = δ_k;  lag L+1 from lag L (rows k = L+1 .. n−1)
-    C = Delta
-    dW = np.matmul(Hs.transpose(0, 2, 1), C)        # (n, D, S)
-    db = C.sum(axis=1)                               # (n, S)
-    d = dt.type(decay)
-    for L in range(n - 1 if decay != 0 else 0):
-        if J is not None:           # c ← decay · c J_s, per sample
-            C = d * np.matmul(C[1:, :, None, :], J[1:n - L])[:, :, 0, :]
-        else:
-            V = C[1:] if A is None else C[1:] * A[1:n - L]
-            C = d * (V @ W_hh.T)
-        dW[L + 1:] += np.matmul(Hs[:n - L - 1].transpose(0, 2, 1), C)
-        db[L + 1:] += C.sum(axis=1)
+    if decay == 0:     # only c_{k,k} = δ_k
+        dW, db = np.matmul(Hs.transpose(0, 2, 1), Delta), Delta.sum(axis=1)
+    else:
+        d = dt.type(decay)
+        C = np.empty((B, n, S), dt)
+        dW = np.zeros((n, D, S), dt)
+        db = np.zeros((n, S), dt)
+        for s in range(n - 1, -1, -1):
+            C[:, s] = Delta[s]
+            Cs = C[:, s:]                                   # (B, n − s, S)
+            dW[s:] += (Hs[s].T @ Cs.reshape(B, -1)).reshape(D, n - s, S).transpose(1, 0, 2)
+            db[s:] += Cs.sum(axis=0)
+            if s == 0:
+                break
+            C[:, s:] = d * vjp(s, Cs)
     dW *= dt.type(scale)
     db *= dt.type(scale)
     return dW, db
