@@ -2,6 +2,7 @@
 
     python -m zenkai_np.examples.bplambda [--quick] [--only BLOCK[,BLOCK]] [--seeds N]
                                           [--json PATH] [--plot DIR] [--rows PATH]
+                                          [--jobs N]
 
 Blocks (one module each): ``fig2`` (frozen RNN, only the synthesiser learns),
 ``fig3`` (the RNN learns), ``table2`` (the toy learning table), ``seqdigits``
@@ -34,6 +35,8 @@ def _parse(argv):
     ap.add_argument("--plot", help="directory for the PNG figures (needs matplotlib)")
     ap.add_argument("--T", help="comma-separated sequence lengths (overrides the block's)")
     ap.add_argument("--lr-synth", help="comma-separated lr_synth values (fig2/fig3 override)")
+    ap.add_argument("--jobs", type=int, help="worker processes for seqdigits and copyrepeat "
+                    "(results do not depend on it; default 1)")
     args = ap.parse_args(argv)
     names = list(BLOCKS) if not args.only else args.only.split(",")
     bad = [n for n in names if n not in BLOCKS]
@@ -50,6 +53,10 @@ def _parse(argv):
         if min(Ts) < 2:
             ap.error(f"--T: expected sequence lengths >= 2, got {args.T!r}")
     over = {"Ts": Ts} if Ts else {}
+    if args.jobs is not None:
+        if args.jobs < 1:
+            ap.error(f"--jobs: expected a positive int, got {args.jobs}")
+        over["jobs"] = args.jobs
     if args.lr_synth:
         try:
             over["lr_synths"] = tuple(float(v) for v in args.lr_synth.split(","))

@@ -96,6 +96,43 @@ class RowSink:
         return row
 
 
+def _one_thread_job(fn, cfg, job):
+    from zenkai_np.bplambda import limit_blas_threads
+    with limit_blas_threads(1):
+        return fn(cfg, job)
+
+
+def run_jobs(fn, cfg, jobs, sink, log):
+    """``fn(cfg, job) -> (row, message)`` for every job, on ``cfg["jobs"]`` processes.
+
+    Each run is seeded by its job alone, so the rows do not depend on the number
+    of processes; they are added to ``sink`` as they finish, then put in job order.
+    Worker processes are spawned (not forked: OpenMP and BLAS thread pools do not
+    survive a fork) and run one BLAS thread each.
+    """
+    n_jobs = int(cfg.get("jobs", 1))
+    if n_jobs < 1:
+        raise ValueError(f"jobs: expected a positive int, got {n_jobs}")
+    order = {}
+    if n_jobs == 1:
+        for i, job in enumerate(jobs):
+            row, msg = fn(cfg, job)
+            order[id(sink.add(row))] = i
+            log(msg)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(_one_thread_job, fn, cfg, job): i
+                       for i, job in enumerate(jobs)}
+            for fut in as_completed(futures):
+                row, msg = fut.result()
+                order[id(sink.add(row))] = futures[fut]
+                log(msg)
+    sink.rows.sort(key=lambda r: order[id(r)])
+
+
 def median_spread(values):
     """(median, 25th, 75th percentile) of the finite values; NaNs if none."""
     v = np.array([x for x in values if x is not None and np.isfinite(x)], float)
