@@ -9,7 +9,8 @@ from .baselines import DNIRNN, TruncatedBPTTRNN, windows
 from .lstm import LSTM, BPLambdaLSTM
 from .model import VanillaRNN
 from .rnn import BPLambdaRNN
-from .synthesiser import LinearSynthesiser, clip_unit_norm
+from .synthesiser import (ConditionedSynthesiser, LinearSynthesiser, clip_unit_norm,
+                          sequence_context)
 from .synthesiser_mlp import DenseTrace, MLPSynthesiser
 from .tasks import LineDrawTask
 from .targets import future_gradients, lambda_targets, td_errors
@@ -17,8 +18,9 @@ from .traces import (EligibilityTrace, limit_blas_threads, trace_add_diag, trace
                      trace_shape, trace_step)
 
 __all__ = [
-    "BPLambdaLSTM", "BPLambdaRNN", "DNIRNN", "DenseTrace", "MLPSynthesiser", "LSTM",
-    "LineDrawTask", "EligibilityTrace", "LinearSynthesiser", "TruncatedBPTTRNN",
-    "VanillaRNN", "clip_unit_norm", "future_gradients", "lambda_targets", "limit_blas_threads",
-    "td_errors", "trace_add_diag", "trace_contract", "trace_shape", "trace_step", "windows",
+    "BPLambdaLSTM", "BPLambdaRNN", "ConditionedSynthesiser", "DNIRNN", "DenseTrace",
+    "MLPSynthesiser", "LSTM", "LineDrawTask", "EligibilityTrace", "LinearSynthesiser",
+    "TruncatedBPTTRNN", "VanillaRNN", "clip_unit_norm", "future_gradients", "lambda_targets",
+    "limit_blas_threads", "sequence_context", "td_errors", "trace_add_diag", "trace_contract",
+    "trace_shape", "trace_step", "windows",
 ]

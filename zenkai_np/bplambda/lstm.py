@@ -26,7 +26,8 @@ from .._threads import resolve_n_threads
 from ..framework.layers import Sigmoid
 from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import uniform_initialiser
-from .synthesiser import LinearSynthesiser
+from .synthesiser import LinearSynthesiser, sequence_context
+from .synthesiser_mlp import check_synthesiser
 from .traces import EligibilityTrace
 from .unrolled import unrolled_synth_grads
 
@@ -124,20 +125,24 @@ class LSTM:
 class BPLambdaLSTM(SequenceLearner):
     """BP(λ) learner of an :class:`LSTM` (parameters as :class:`BPLambdaRNN`; updates
     are accumulated per sequence, one Adam step per batch; ``traces`` "unrolled"
-    (default) or "recursive", the same updates up to rounding)."""
+    (default) or "recursive", the same updates up to rounding; ``synthesiser`` a
+    LinearSynthesiser(2H, 2H) (default, zero) or ConditionedSynthesiser(2H, n_out))."""
 
     uses_synthesiser = True
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0, lr_rnn=1e-3,
                  lr_readout=1e-3, lr_synth=1e-4, readout=None, n_threads=None,
-                 traces="unrolled"):
+                 traces="unrolled", synthesiser=None):
         if traces not in ("recursive", "unrolled"):
             raise ValueError(f"traces: expected 'recursive' or 'unrolled', got {traces!r}")
         self.traces = traces
         set_synthesiser_options(self, gamma, lam, sg_weight, clip)
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden
-        self.synth = LinearSynthesiser(2 * H, 2 * H, model.dtype)
+        self.synth = check_synthesiser(synthesiser, 2 * H, model.dtype, model.n_out)
+        if not isinstance(self.synth, LinearSynthesiser):
+            raise TypeError("synthesiser: the LSTM learner takes a LinearSynthesiser or "
+                            f"ConditionedSynthesiser, got {type(self.synth).__name__}")
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
                          readout=readout)
 
@@ -151,9 +156,11 @@ class BPLambdaLSTM(SequenceLearner):
             states, deltas, caches = [], [], []
         else:
             if getattr(self, "_trace", None) is None or self._trace.shape[1] != B:
-                self._trace = EligibilityTrace(S, B, S + 1, dt)
+                self._trace = EligibilityTrace(S, B, self.synth.n_in + 1, dt)
             trace = self._trace.reset()
-        u = np.ones((B, S + 1), dt)
+        D = self.synth.n_in
+        u = np.ones((B, D + 1), dt)
+        ctx = sequence_context(Y, mask) if self.synth.n_context else None
         gamma, sgw = dt.type(self.gamma), dt.type(self.sg_weight)
         grads = self._zero_grads()
         zeros = np.zeros((B, S), dt)
@@ -170,16 +177,16 @@ class BPLambdaLSTM(SequenceLearner):
                 yhat, l[:, :H] = self._readout(h, Y[:, t], B, grads)
                 yhats.append(yhat)
                 ys.append(Y[:, t])
-            g = self._synth_target(t, T, s, g_override, zeros)
+            g = self._synth_target(t, T, self.synth.inputs(s, ctx), g_override, zeros)
             if t >= 1:
                 if unrolled:
                     delta = model.state_vjp(cache, l + gamma * g) - g_prev
-                    states.append(s_prev)
+                    states.append(self.synth.inputs(s_prev, ctx))
                     deltas.append(delta)
                     caches.append(cache_prev)
                 else:
                     delta = np.einsum("bi,bij->bj", l + gamma * g, J) - g_prev
-                    u[:, :S] = s_prev
+                    u[:, :D] = self.synth.inputs(s_prev, ctx)
                     dtheta = trace.step_unchecked(u, np.ascontiguousarray(delta), J=J_prev,
                                                   decay=self.gamma * self.lam, scale=1.0 / B,
                                                   n_threads=self.n_threads)

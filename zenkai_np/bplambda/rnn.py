@@ -27,7 +27,7 @@ import numpy as np
 from .._threads import resolve_n_threads
 from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import _act
-from .synthesiser import LinearSynthesiser, clip_unit_norm
+from .synthesiser import LinearSynthesiser, clip_unit_norm, sequence_context
 from .synthesiser_mlp import DenseTrace, check_synthesiser
 from .traces import EligibilityTrace, raise_if_diverged
 from .unrolled import row_factor_vjp, unrolled_synth_grads
@@ -86,9 +86,11 @@ class BPLambdaRNN(SequenceLearner):
         ``update="sequence"`` and a linear synthesiser). Default: unrolled
         where it applies.
 
-    synthesiser : LinearSynthesiser or MLPSynthesiser, optional
-        Default: a zero linear one (S = D = H, compiled traces). An MLP uses the
-        dense NumPy trace (``dense_trace_sequence``; ``update="sequence"`` only).
+    synthesiser : LinearSynthesiser, ConditionedSynthesiser or MLPSynthesiser, optional
+        Default: a zero linear one (S = D = H, compiled traces). A conditioned one
+        (cDNI) also reads the label, ``sequence_context(Y, mask)`` (C = n_out).
+        An MLP uses the dense NumPy trace (``dense_trace_sequence``;
+        ``update="sequence"`` only).
 
     Attributes: ``synth``, ``loss_curve_``.
     """
@@ -108,7 +110,7 @@ class BPLambdaRNN(SequenceLearner):
         self.update = update
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden
-        self.synth = check_synthesiser(synthesiser, H, model.dtype)
+        self.synth = check_synthesiser(synthesiser, H, model.dtype, model.n_out)
         self.dense = not isinstance(self.synth, LinearSynthesiser)
         if self.dense and update != "sequence":
             raise ValueError("update: a non-linear synthesiser needs update='sequence'")
@@ -128,11 +130,12 @@ class BPLambdaRNN(SequenceLearner):
         self._stepwise = False  # tests: force the step-by-step schedule in "sequence" mode
 
     def _trace_for(self, B):
-        """The eligibility trace (H, B, H, H+1) for batch size B, double-buffered."""
-        H = self.model.n_hidden
+        """The eligibility trace (H, B, H, D+1) for batch size B, double-buffered
+        (D = H, or H + C for a conditioned synthesiser)."""
+        H, P = self.model.n_hidden, self.synth.n_in + 1
         if self._trace is None or self._trace.shape[1] != B:
-            self._trace = EligibilityTrace(H, B, H + 1, self.dtype, double_buffer=True)
-            self._u = np.ones((B, H + 1), self.dtype)
+            self._trace = EligibilityTrace(H, B, P, self.dtype, double_buffer=True)
+            self._u = np.ones((B, P), self.dtype)
         return self._trace
 
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
@@ -147,7 +150,8 @@ class BPLambdaRNN(SequenceLearner):
         if (self.update == "step" or self._stepwise) and not self.dense:
             return self._pass_stepwise(X, Y, mask, g_override=g_override, record=record)
         if (self.traces == "unrolled" and self.backend == "compiled" and g_override is None
-                and not record and self.readout is None and self.loss == "mse"):
+                and not record and self.readout is None and self.loss == "mse"
+                and not self.synth.n_context):
             return self._pass_compiled(X, Y, mask)
         return self._pass_sequence(X, Y, mask, g_override=g_override, record=record)
 
@@ -201,11 +205,12 @@ class BPLambdaRNN(SequenceLearner):
                 yhats.append(yhat)
                 ys.append(Y[:, t])
             h_prev = h
-        # g(h_t), 0 at the last step
+        # g(h_t), 0 at the last step; g reads Us = h_t (or [h_t, context])
+        Us = synth.inputs(Hs, sequence_context(Y, mask) if synth.n_context else None)
         if g_override is not None:
             G = np.array(g_override, dtype=dt, copy=True).reshape(T, B, H)
         else:
-            G = synth.predict(Hs)
+            G = synth.predict(Us)
         G[T - 1] = 0
         if T >= 2:
             # delta_{t-1} = (l_t + gamma g_t) J_t - g_{t-1}, J_t = diag(f'_t) W_hh^T
@@ -219,17 +224,18 @@ class BPLambdaRNN(SequenceLearner):
                     grads["synth_" + k] += v
             elif self.traces == "unrolled":
                 vjp = row_factor_vjp(p["W_hh"], None if linear else As[:-1])
-                gW, gb = unrolled_synth_grads(Hs[:-1], Delta, self.gamma * self.lam, 1.0 / B,
+                gW, gb = unrolled_synth_grads(Us[:-1], Delta, self.gamma * self.lam, 1.0 / B,
                                               self.clip, vjp)
                 grads["synth_W"] += gW
                 grads["synth_b"] += gb
             else:
-                U = np.empty((T - 1, B, H + 1), dt)
-                U[:, :, :H] = Hs[:-1]
-                U[:, :, H] = 1
+                D = synth.n_in
+                U = np.empty((T - 1, B, D + 1), dt)
+                U[:, :, :D] = Us[:-1]
+                U[:, :, D] = 1
                 acc = self._trace_sequence(U, Delta, None if linear else As[:-1], p["W_hh"])
-                grads["synth_W"] += acc[:, :H].T
-                grads["synth_b"] += acc[:, H]
+                grads["synth_W"] += acc[:, :D].T
+                grads["synth_b"] += acc[:, D]
         # the RNN's one-step rule: q_t = LS_t (* f'_t), summed over t and b
         sgw = dt.type(self.sg_weight)
         LS = L + sgw * G if self.sg_weight != 0 else L
@@ -246,9 +252,9 @@ class BPLambdaRNN(SequenceLearner):
         return grads, info
 
     def _trace_sequence(self, U, Delta, A, W_hh):
-        """acc (H, H+1) = -Σ_k clip₁(dΘ_k) over the T−1 trace steps (trace from zero)."""
+        """acc (H, D+1) = -Σ_k clip₁(dΘ_k) over the T−1 trace steps (trace from zero)."""
         n, B, P = U.shape
-        H = P - 1
+        H, D = W_hh.shape[0], P - 1
         dt = self.dtype
         decay = self.gamma * self.lam
         trace = self._trace_for(B)
@@ -268,8 +274,8 @@ class BPLambdaRNN(SequenceLearner):
                                       decay=decay, scale=1.0 / B)
             if not np.isfinite(dtheta).all():
                 raise_if_diverged(k + 1)
-            acc[:, :H] -= clip_unit_norm(dtheta[:, :H], self.clip)
-            acc[:, H] -= clip_unit_norm(dtheta[:, H], self.clip)
+            acc[:, :D] -= clip_unit_norm(dtheta[:, :D], self.clip)
+            acc[:, D] -= clip_unit_norm(dtheta[:, D], self.clip)
         return acc
 
     def _pass_stepwise(self, X, Y, mask, *, g_override=None, record=False):
@@ -288,6 +294,8 @@ class BPLambdaRNN(SequenceLearner):
         grads = self._zero_grads()
         W_hhT = np.ascontiguousarray(p["W_hh"].T)
         zeros = np.zeros((B, H), dt)
+        ctx = sequence_context(Y, mask) if synth.n_context else None
+        D = synth.n_in
         h_prev = zeros
         g_prev = a_prev = None
         yhats, ys, rec = [], [], {"LS": [], "g": [], "l": [], "delta": []}
@@ -301,11 +309,11 @@ class BPLambdaRNN(SequenceLearner):
             else:
                 l = zeros
             last = t == T - 1
-            g = self._synth_target(t, T, h, g_override, zeros)
+            g = self._synth_target(t, T, synth.inputs(h, ctx), g_override, zeros)
             if t >= 1:
                 v = l + gamma * g
                 delta = (v if linear else v * a) @ p["W_hh"].T - g_prev
-                u[:, :H] = h_prev
+                u[:, :D] = synth.inputs(h_prev, ctx)
                 delta = np.ascontiguousarray(delta)
                 if self.backend == "compiled":
                     dtheta = trace.step_unchecked(u, delta, W=W_hhT,
@@ -322,7 +330,7 @@ class BPLambdaRNN(SequenceLearner):
                     grads["synth_W"].fill(0)
                     grads["synth_b"].fill(0)
                     if not last and g_override is None:
-                        g = synth.predict(h)
+                        g = synth.predict(synth.inputs(h, ctx))
             ls = l + sgw * g if sgw != 0 else l
             q = ls if linear else ls * a
             grads["W_hh"] += h_prev.T @ q

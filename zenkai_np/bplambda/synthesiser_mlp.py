@@ -23,6 +23,7 @@ class MLPSynthesiser:
     """``g(u) = relu(u W1 + b1) W2 + b2``: prediction, ∂g/∂θ, DNI regression gradients."""
 
     names = ("W1", "b1", "W2", "b2")
+    n_context = 0
 
     def __init__(self, n_in, n_out, n_hidden=50, dtype=np.float64, rng=None):
         for name, v in (("n_in", n_in), ("n_out", n_out), ("n_hidden", n_hidden)):
@@ -43,6 +44,10 @@ class MLPSynthesiser:
     @property
     def n_params(self) -> int:
         return sum(v.size for v in self.params.values())
+
+    def inputs(self, state, context=None):
+        """What g reads: the state itself (no context)."""
+        return state
 
     def predict(self, u):
         """g(u) for u (..., D) -> (..., S)."""
@@ -109,14 +114,20 @@ class DenseTrace:
         return scale * np.einsum("bi,bip->p", delta, self.E)
 
 
-def check_synthesiser(synth, H, dtype):
-    """None -> a zero LinearSynthesiser(H, H); else a synthesiser reading and predicting H."""
+def check_synthesiser(synth, H, dtype, n_context=None):
+    """None -> a zero LinearSynthesiser(H, H); else a synthesiser reading and predicting H
+    (a conditioned one reads ``n_context`` more features: the model's outputs)."""
     if synth is None:
         return LinearSynthesiser(H, H, dtype)
     if not isinstance(synth, (LinearSynthesiser, MLPSynthesiser)):
-        raise TypeError("synthesiser: expected a LinearSynthesiser or MLPSynthesiser, got "
-                        f"{type(synth).__name__}")
-    if synth.n_in != H or synth.n_out != H or synth.dtype != dtype:
-        raise ValueError(f"synthesiser: expected n_in = n_out = {H} and dtype {dtype}, got "
-                         f"{synth.n_in}, {synth.n_out}, {synth.dtype}")
+        raise TypeError("synthesiser: expected a LinearSynthesiser, ConditionedSynthesiser or "
+                        f"MLPSynthesiser, got {type(synth).__name__}")
+    C = getattr(synth, "n_context", 0)
+    if synth.n_in - C != H or synth.n_out != H or synth.dtype != dtype:
+        raise ValueError(f"synthesiser: expected to read and predict {H} state features, "
+                         f"dtype {dtype}; got n_in = {synth.n_in} (with {C} context), n_out "
+                         f"= {synth.n_out}, {synth.dtype}")
+    if C and n_context is not None and C != n_context:
+        raise ValueError(f"synthesiser: n_context = {C}, expected the model's {n_context} "
+                         "outputs (the context is the label)")
     return synth
