@@ -23,6 +23,12 @@ def _blas_info():
             for d in threadpool_info()]
 
 
+def _kernel_blas():
+    """The BLAS the compiled kernels call: 'numpy' (NumPy's bundled OpenBLAS) or 'scipy'."""
+    from . import _bplambda
+    return _bplambda.blas()
+
+
 def show_config(display: bool = False) -> dict:
     """Version, compiler and flags, OpenMP runtime, SIMD paths; printed if ``display``."""
     from . import __version__
@@ -41,6 +47,8 @@ def show_config(display: bool = False) -> dict:
         "simd_env_override": os.environ.get("ZENKAI_NP_SIMD") or None,
         "libmvec": bool(_build_info.have_libmvec),
         "blas": _blas_info(),
+        "kernel_blas": _kernel_blas(),
+        "blas_env_override": os.environ.get("ZENKAI_NP_BLAS") or None,
     }
     if display:
         width = max(len(k) for k in info)

@@ -159,7 +159,8 @@ void bind(py::module_& m) {
 PYBIND11_MODULE(_bplambda, m) {
   m.doc() = "zenkai_np compiled kernels: BP(lambda) eligibility traces";
   zk::bind_module_common(m);
-  zk::blas::load_scipy_blas();
+  zk::blas::load_blas();
+  zk::blas::bind_blas_choice(m);
   bind<float>(m);
   bind<double>(m);
   m.attr("IN_PLACE_BYTES") = static_cast<long long>(zk::traces::kInPlaceBytes);

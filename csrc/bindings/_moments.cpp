@@ -103,7 +103,8 @@ void bind_contract(py::module_& m) {
 PYBIND11_MODULE(_moments, m) {
   m.doc() = "zenkai_np compiled kernels: streaming Hermite moment contractions";
   zk::bind_module_common(m);
-  zk::blas::load_scipy_blas();
+  zk::blas::load_blas();
+  zk::blas::bind_blas_choice(m);
   bind_contract<float>(m);
   bind_contract<double>(m);
   m.attr("chunk_rows") = zk::moments::kChunkRows;

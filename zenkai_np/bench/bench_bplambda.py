@@ -8,9 +8,10 @@ shared), against
 * ``numpy``: the best NumPy formulation (one matmul into a reused buffer, a
   broadcast row scale, a strided diagonal view, one GEMV for the contraction);
 * GEMMs ``W (S×S) @ X (S×N)`` of equal flops (the push plus the contraction),
-  whose rate is the practical limit, on two BLAS builds: SciPy's ``?gemm`` (the
-  BLAS the kernel calls, OpenBLAS 0.3.30 here: isolates the fusion overhead)
-  and NumPy's ``matmul`` (NumPy's own OpenBLAS, 0.3.31 here).
+  whose rate is the practical limit, on two BLAS builds: SciPy's ``?gemm``
+  (OpenBLAS 0.3.30 here) and NumPy's ``matmul`` (NumPy's own OpenBLAS, 0.3.31
+  here). The kernel calls NumPy's where NumPy bundles one (``_bplambda.blas()``;
+  csrc/bindings/blas_loader.hpp), so the latter isolates the fusion overhead.
 
 The training step is one ``BPLambdaRNN.train_batch`` of the line-drawing task
 (linear RNN H = 30, batch 10, T = 10, float32). Ours: unrolled traces, the whole
@@ -38,7 +39,7 @@ def _simd():
 
 
 def _scipy_gemm(dt):
-    """SciPy's ?gemm (the BLAS the kernel calls) for row-major C = W @ X into C, no copies."""
+    """SciPy's ?gemm for row-major C = W @ X into C, no copies."""
     from scipy.linalg import blas as sblas
     gemm = sblas.sgemm if dt == np.float32 else sblas.dgemm
 
@@ -118,11 +119,12 @@ def _trace_case(B, S, D, dtype, threads, quick):
                "numpy formulation (matmul+scale+strided diag+GEMV)",
                f"{gf(t['ours']):.1f} GFLOP/s", extra),
         Result("trace_step", case, dt.name, threads, simd, t["ours"] * 1e3,
-               t["gemm_scipy"] * 1e3, "GEMM of equal flops, SciPy's BLAS (the kernel's)",
+               t["gemm_scipy"] * 1e3, "GEMM of equal flops, SciPy's BLAS",
                f"{t['gemm_scipy'] / t['ours'] * 100:.0f}% of that GEMM's rate "
                f"({gf(t['gemm_scipy']):.1f} GFLOP/s)", extra),
         Result("trace_step", case, dt.name, threads, simd, t["ours"] * 1e3,
-               t["gemm_numpy"] * 1e3, "GEMM of equal flops, NumPy's BLAS (np.matmul)",
+               t["gemm_numpy"] * 1e3,
+               f"GEMM of equal flops, NumPy's BLAS; kernel on {_bplambda.blas()}'s",
                f"{t['gemm_numpy'] / t['ours'] * 100:.0f}% of that GEMM's rate "
                f"({gf(t['gemm_numpy']):.1f} GFLOP/s)", extra),
     ]

@@ -21,9 +21,10 @@ sequence; otherwise it grows geometrically and overflows to inf/NaN, which
 the kernels propagate (they never raise on values). Learners check their
 updates and raise.
 
-Threads: results do not depend on ``n_threads``. The GEMMs run on SciPy's
-BLAS; limit its threads around training loops (:func:`limit_blas_threads`)
-to avoid oversubscription with our OpenMP tiles.
+Threads: results do not depend on ``n_threads``. The GEMMs run on NumPy's
+bundled OpenBLAS (else SciPy's; ``_bplambda.blas()``, ``ZENKAI_NP_BLAS``);
+limit BLAS threads around training loops (:func:`limit_blas_threads`) to avoid
+oversubscription with our OpenMP tiles.
 """
 from __future__ import annotations
 

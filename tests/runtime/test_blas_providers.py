@@ -1,0 +1,71 @@
+"""Both BLAS builds the compiled modules can call (csrc/bindings/blas_loader.hpp) give the
+same results as the NumPy references: NumPy's bundled OpenBLAS (default) and SciPy's."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from zenkai_np import _bplambda, _moments
+from zenkai_np.bplambda._reference import trace_step_numpy
+from zenkai_np.moments import hermite_contract
+from zenkai_np.moments._reference import numpy_gram_scaled
+
+MODULES = (_bplambda, _moments)
+
+
+@pytest.fixture(params=["numpy", "scipy"])
+def provider(request):
+    before = [m.blas() for m in MODULES]
+    used = [m.set_blas(request.param) for m in MODULES]
+    yield used[0]
+    for m, name in zip(MODULES, before):
+        m.set_blas(name)
+
+
+def test_default_is_numpys_where_numpy_bundles_openblas():
+    import glob
+    bundled = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
+                                     "libscipy_openblas64_*"))
+    assert {m.blas() for m in MODULES} == {"numpy" if bundled else "scipy"}
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-4)])
+def test_trace_step_with_each_blas(provider, dtype, rtol):
+    rng = np.random.default_rng(0)
+    S, B, P = 7, 3, 8
+    E = rng.standard_normal((S, B, S, P)).astype(dtype)
+    W = rng.standard_normal((S, S)).astype(dtype) / 3
+    a = rng.uniform(0.5, 1, (B, S)).astype(dtype)
+    u = rng.standard_normal((B, P)).astype(dtype)
+    d = rng.standard_normal((B, S)).astype(dtype)
+    E64 = E.astype(np.float64)
+    E_ref64 = np.empty_like(E64)
+    out_ref = trace_step_numpy(E64, E_ref64, W.astype(np.float64), a.astype(np.float64), 0.9,
+                               u.astype(np.float64), d.astype(np.float64), 0.5)
+    E_out, out = np.empty_like(E), np.empty((S, P), dtype)
+    _bplambda.trace_step(E, E_out, W, a, np.empty(0, dtype), 0.9, u, d, 0.5, out, 1)
+    np.testing.assert_allclose(E_out, E_ref64, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(out, out_ref, rtol=rtol, atol=rtol * np.abs(out_ref).max())
+
+
+def test_gram_contraction_with_each_blas(provider):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3000, 12))
+    r = rng.standard_normal(3000)
+    g = rng.standard_normal(12)
+    g /= np.linalg.norm(g)
+    got = hermite_contract(X, r, g, 4, n_threads=1)
+    np.testing.assert_allclose(got, numpy_gram_scaled(X, r, g, 4), rtol=1e-10, atol=1e-12)
+
+
+def test_environment_variable_and_bad_name(tmp_path):
+    # Run outside the source tree so the installed package is imported.
+    code = "from zenkai_np import _bplambda, _moments; print(_bplambda.blas(), _moments.blas())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "ZENKAI_NP_BLAS": "scipy"}, check=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.stdout.split() == ["scipy", "scipy"]
+    with pytest.raises(ValueError, match="'numpy' or 'scipy'"):
+        _bplambda.set_blas("mkl")
