@@ -108,3 +108,34 @@ def test_bad_input():
         ConditionedSynthesiser(5, 3).inputs(np.zeros((2, 5)))
     with pytest.raises(TypeError, match="LSTM learner"):
         BPLambdaLSTM(LSTM(2, 3, 2, rng=0), synthesiser=MLPSynthesiser(6, 6))
+
+
+@pytest.mark.parametrize("lstm", [False, True])
+def test_dni_with_context_rows_zero_is_plain_dni_and_context_rows_learn(lstm):
+    """Zero context rows: every gradient equals plain DNI's, and the context rows get
+    ``Σ_windows ctxᵀ r`` where plain DNI's bias gradient is ``Σ_windows Σ_b r``."""
+    from zenkai_np.bplambda import DNIRNN
+    from zenkai_np.bplambda.lstm_baselines import DNILSTM
+    X, Y, mask, rng = _batch(T=9, n_out=2)
+    Y[:, :, :] = 0
+    Y[:, -2, 0] = 1.0                                  # the context: the same label for all b
+    if lstm:
+        model, S, cls = LSTM(2, 3, 2, rng=0), 6, DNILSTM
+    else:
+        model, S, cls = VanillaRNN(2, 4, 2, activation="tanh", rng=0), 4, DNIRNN
+    W = 0.3 * rng.standard_normal((S, S))
+    plain = LinearSynthesiser(S, S)
+    plain.params["W"][...] = W
+    cond = ConditionedSynthesiser(S, 2)
+    cond.params["W"][:S] = W
+    g_plain, _ = cls(model, truncation=2, synthesiser=plain).gradients(X, Y, mask)
+    g_cond, _ = cls(model, truncation=2, synthesiser=cond).gradients(X, Y, mask)
+    for k, v in g_plain.items():
+        if k == "synth_W":
+            np.testing.assert_allclose(g_cond[k][:S], v, rtol=1e-12, atol=1e-14)
+        else:
+            np.testing.assert_allclose(g_cond[k], v, rtol=1e-12, atol=1e-14, err_msg=k)
+    # context (1, 0) for every sample: its row is the bias gradient, the other row is 0
+    np.testing.assert_allclose(g_cond["synth_W"][S], g_plain["synth_b"], rtol=1e-12,
+                               atol=1e-14)
+    np.testing.assert_array_equal(g_cond["synth_W"][S + 1], 0)

@@ -10,13 +10,15 @@ last window included, as in the authors' code; ``sg_last_window=False`` puts
 0 there instead, the variant this package used before);
 the gradient that then arrives at the state entering the window,
 ``h_{start−1}``, is the regression target of ``g(h_{start−1})`` (MSE, batch
-mean). The synthesiser is linear and zero-initialised.
+mean). The synthesiser is linear and zero-initialised (or an MLP; or
+conditioned on the label, cDNI, with a ConditionedSynthesiser).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._sequence_training import SequenceLearner
+from .synthesiser import sequence_context
 from .synthesiser_mlp import check_synthesiser
 
 __all__ = ["TruncatedBPTTRNN", "DNIRNN", "windows"]
@@ -89,7 +91,7 @@ class DNIRNN(TruncatedBPTTRNN):
 
     def __init__(self, model, *, truncation=1, sg_weight=1.0, sg_last_window=True,
                  lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, readout=None, synthesiser=None):
-        self.synth = check_synthesiser(synthesiser, model.n_hidden, model.dtype)
+        self.synth = check_synthesiser(synthesiser, model.n_hidden, model.dtype, model.n_out)
         self.sg_weight = float(sg_weight)
         if not isinstance(sg_last_window, bool):
             raise TypeError(f"sg_last_window: expected a bool, got {type(sg_last_window).__name__}")
@@ -104,11 +106,13 @@ class DNIRNN(TruncatedBPTTRNN):
         hs, a, l, mse = self._forward(X, Y, mask, grads)
         wins = windows(X.shape[1], self.truncation)
         zero = np.zeros_like(hs[0])
+        synth = self.synth
+        ctx = sequence_context(Y, mask) if synth.n_context else None
         for k, (s, e) in enumerate(wins):
             final = k == len(wins) - 1 and not self.sg_last_window
-            dh_end = zero if final else self.sg_weight * self.synth.predict(hs[e])
+            dh_end = zero if final else self.sg_weight * synth.predict(synth.inputs(hs[e], ctx))
             arriving = self._backward_window(X, hs, a, l, s, e, dh_end, grads)
             if s >= 1:  # regress g(h_{s-1}) on the gradient arriving there
-                for k, v in self.synth.regression_grads(hs[s], arriving).items():
+                for k, v in synth.regression_grads(synth.inputs(hs[s], ctx), arriving).items():
                     grads["synth_" + k] += v
         return grads, {"mse": mse}

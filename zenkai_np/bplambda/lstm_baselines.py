@@ -1,8 +1,9 @@
 """Baselines for the :class:`~zenkai_np.bplambda.lstm.LSTM`: BPTT, BPTT(n), BPTT+SG(n).
 
 The same windows and DNI rule as :mod:`.baselines` for the vanilla RNN, on the
-LSTM state ``s_t = [h_t, c_t]`` (2H) with the exact Jacobian ``J_t = ∂s_t/∂s_{t−1}``:
-inside a window the total gradient is ``Ĝ_t = l_t + Ĝ_{t+1} J_{t+1}`` (Ĝ at the
+LSTM state ``s_t = [h_t, c_t]`` (2H) with the exact Jacobian ``J_t = ∂s_t/∂s_{t−1}``
+(applied as ``LSTM.state_vjp``): inside a window the total gradient is
+``Ĝ_t = l_t + Ĝ_{t+1} J_{t+1}`` (Ĝ at the
 window end: 0, or ``sg_weight · g(s_end)`` for BPTT+SG), and the parameter
 gradient is ``Σ_t Ĝ_t · ∂s_t/∂Ψ`` (``LSTM.immediate_grads``). BPTT+SG regresses
 ``g(s_{start−1})`` on the gradient arriving there, ``Ĝ_start J_start``.
@@ -13,7 +14,8 @@ import numpy as np
 
 from ._sequence_training import SequenceLearner
 from .baselines import windows
-from .synthesiser import LinearSynthesiser
+from .synthesiser import LinearSynthesiser, sequence_context
+from .synthesiser_mlp import check_synthesiser
 
 __all__ = ["DNILSTM", "TruncatedBPTTLSTM"]
 
@@ -52,7 +54,7 @@ class TruncatedBPTTLSTM(SequenceLearner):
             h_prev, cache, l, _ = steps[t]
             G = G + l
             model.immediate_grads(X[:, t], h_prev, cache, G, grads)
-            G = np.einsum("bi,bij->bj", G, model.jacobian(cache))
+            G = model.state_vjp(cache, G)
         return G
 
     def _end_gradient(self, steps, e, final):
@@ -73,14 +75,19 @@ class TruncatedBPTTLSTM(SequenceLearner):
 
 
 class DNILSTM(TruncatedBPTTLSTM):
-    """BPTT+SG(n) for an LSTM: a zero-initialised linear synthesiser over [h, c]."""
+    """BPTT+SG(n) for an LSTM: a zero-initialised linear synthesiser over [h, c]
+    (``synthesiser``: a ConditionedSynthesiser(2H, n_out) for cDNI)."""
 
     uses_synthesiser = True
 
     def __init__(self, model, *, truncation=1, sg_weight=1.0, sg_last_window=True,
-                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4):
+                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, synthesiser=None):
         S = 2 * model.n_hidden
-        self.synth = LinearSynthesiser(S, S, model.dtype)
+        self.synth = check_synthesiser(synthesiser, S, model.dtype, model.n_out)
+        if not isinstance(self.synth, LinearSynthesiser):
+            raise TypeError("synthesiser: the LSTM learners take a LinearSynthesiser or "
+                            f"ConditionedSynthesiser, got {type(self.synth).__name__}")
+        self._context = None
         self.sg_weight = float(sg_weight)
         self.sg_last_window = bool(sg_last_window)
         SequenceLearner.__init__(self, model, lr_rnn=lr_rnn, lr_readout=lr_readout,
@@ -91,9 +98,15 @@ class DNILSTM(TruncatedBPTTLSTM):
     def _end_gradient(self, steps, e, final):
         if final and not self.sg_last_window:
             return np.zeros_like(steps[0][2])
-        return self.sg_weight * self.synth.predict(steps[e - 1][3])
+        return self.sg_weight * self.synth.predict(self.synth.inputs(steps[e - 1][3],
+                                                                      self._context))
 
     def _regress(self, steps, s, arriving, grads):
         if s >= 1:
-            for k, v in self.synth.regression_grads(steps[s - 1][3], arriving).items():
+            u = self.synth.inputs(steps[s - 1][3], self._context)
+            for k, v in self.synth.regression_grads(u, arriving).items():
                 grads["synth_" + k] += v
+
+    def _pass(self, X, Y, mask):
+        self._context = sequence_context(Y, mask) if self.synth.n_context else None
+        return super()._pass(X, Y, mask)
