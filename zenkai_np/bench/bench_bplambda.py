@@ -180,12 +180,20 @@ def _training_step(threads, quick):
 
 
 def run(*, quick: bool, threads: list) -> list:
+    from .. import supported_simd_paths, use_simd_path
     results = []
     for nt in threads:
         for B, S, D in CASES:
             for dtype in (np.float32, np.float64):
                 results += _trace_case(B, S, D, dtype, nt, quick)
         results += _training_step(nt, quick)
+    # the other SIMD paths this CPU has: the toy trace step, one thread
+    default = _simd()
+    for path in supported_simd_paths():
+        if path != default:
+            with use_simd_path(path):
+                for dtype in (np.float32, np.float64):
+                    results += _trace_case(*CASES[0], dtype, 1, quick)[:1]
     return results
 
 
