@@ -86,6 +86,39 @@ def patterns4_table(rows):
     return out
 
 
+def seqdigits_table(rows):
+    """Methods × modes: test accuracy at the best-validation epoch, mean ± sem over seeds."""
+    modes = [m for m in ("row", "pixel") if any(r["mode"] == m for r in rows)]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    out = ["| method | " + " | ".join(f"{m} (T = {8 if m == 'row' else 64})" for m in modes)
+           + " |", "|---|" + "---|" * len(modes)]
+    for meth in methods:
+        cells = []
+        for m in modes:
+            v = [r["test_acc"] for r in rows if r["mode"] == m and r["method"] == meth]
+            a, e = mean_sem(v)
+            cells.append(f"{a:.3f} ± {e:.3f} (n={len(v)})" if v else "–")
+        out.append(f"| {meth} | " + " | ".join(cells) + " |")
+    return out
+
+
+def copyrepeat_table(rows):
+    """Curriculum level (N, R) reached per method: each seed's, and the median N."""
+    by = defaultdict(list)
+    for r in rows:
+        by[r["method"]].append(r)
+    out = ["| method | (N, R) per seed | median N | first increment to N = 2 (iteration) "
+           "| diverged |", "|---|---|---|---|---|"]
+    for meth, rs in by.items():
+        levels = ", ".join(f"({r['level_N']}, {r['level_R']})" for r in rs)
+        firsts = [next((it for it, N, _ in r["increments"] if N >= 2), None) for r in rs]
+        first = ", ".join("–" if f is None else str(f) for f in firsts)
+        med = median_spread([r["level_N"] for r in rs])[0]
+        out.append(f"| {meth} | {levels} | {med:g} | {first} | "
+                   f"{sum(bool(r.get('diverged')) for r in rs)}/{len(rs)} |")
+    return out
+
+
 def markdown(res) -> str:
     out = []
     if res.get("fig2"):
@@ -94,6 +127,10 @@ def markdown(res) -> str:
         out += ["", "### fig3", ""] + fig3_table(res["fig3"])
     if res.get("table2"):
         out += ["", "### table2", ""] + table2_table(res["table2"])
+    if res.get("seqdigits"):
+        out += ["", "### seqdigits", ""] + seqdigits_table(res["seqdigits"])
+    if res.get("copyrepeat"):
+        out += ["", "### copyrepeat", ""] + copyrepeat_table(res["copyrepeat"])
     if res.get("patterns4"):
         out += ["", "### patterns4", ""] + patterns4_table(res["patterns4"])
     return "\n".join(out)
