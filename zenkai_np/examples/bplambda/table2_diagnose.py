@@ -1,0 +1,396 @@
+"""Why BP(0) and the every-window DNI diverge on the Table 2 toy (docs/bplambda.md).
+
+    python -m zenkai_np.examples.bplambda.table2_diagnose [--quick] [--seeds N]
+                                                          [--n-iter N] [--only PART]
+
+Same setting as :mod:`.table2` (3 noisy patterns, linear RNN H = 30, T = 10,
+batch 10, Adam 1e-3 for every group, γ = 0.9, sg_weight 0.5, float32). Each
+run logs, every ``--every`` iterations, on a fixed probe batch of 200
+sequences (float64):
+
+* ``rho``: spectral radius of W_hh;
+* ``kappa``: the largest real part of the synthesiser's *mean update
+  operator* (see :func:`synth_operator`), divided by the largest eigenvalue
+  of its state covariance; ``kappa > 0`` means that, at these RNN weights,
+  the expected TD(0) (or DNI-regression) update of the synthesiser makes
+  g grow exponentially instead of converging — whatever the RNN does next;
+* ``g/F``: mean ‖g(h_t)‖ over t < T−1 against the γ-discounted BPTT future
+  gradient (the TD fixed point) at the current weights;
+* ``end``: ‖sg_weight · g(h_{T−1})‖ / ‖l_{T−1}‖, the synthetic gradient the
+  every-window DNI injects at the last step (whose true value is 0) relative
+  to the real loss gradient there;
+* ``|θ|``: Frobenius norm of the synthesiser (W and b).
+
+Parts: ``runs`` (the table's runs and the variants with one suspected
+cause removed) and ``frozen`` (the settling experiment for BP(0): the RNN
+weights of a BP(0) run are frozen at two points, a fresh synthesiser learns
+alone by TD(0) and by TD(1), and its growth is compared with ``kappa``).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from zenkai_np.bplambda import (DNIRNN, BPLambdaRNN, LineDrawTask, VanillaRNN,
+                                future_gradients, limit_blas_threads, windows)
+
+from ._common import DIVERGED, H
+
+T = 10
+BATCH = 10
+GAMMA = 0.9
+SG_WEIGHT = 0.5
+DTYPE = np.float32
+
+
+# -- the synthesiser's mean update operator ---------------------------------------------
+def bootstrap_pairs(method, T, n=None, sg_last_window=True, gamma=GAMMA, sg_weight=SG_WEIGHT):
+    """Where the synthesiser is trained and where its target bootstraps from.
+
+    Returns ``(trained, pairs)``: ``trained`` the steps a whose ``g(h_a)`` is
+    regressed; ``pairs`` (a, b, p, c): the target of ``g(h_a)`` contains
+    ``c · g(h_b) · (W_hhᵀ)^p`` (linear RNN). BP(0): a = t−1, b = t, p = 1,
+    c = γ, for t ≤ T−2 (g = 0 at the last step). DNI(n): a = s−1, b = e−1,
+    p = e−s, c = sg_weight, for every window [s, e) with s ≥ 1; the last
+    window's pair (b = T−1) only when the synthetic gradient is injected there.
+    """
+    if method == "bp0":
+        return list(range(T - 1)), [(t - 1, t, 1, gamma) for t in range(1, T - 1)]
+    if method == "dni":
+        trained, pairs = [], []
+        for s, e in windows(T, n):
+            if s >= 1:
+                trained.append(s - 1)
+                if e < T or sg_last_window:
+                    pairs.append((s - 1, e - 1, e - s, sg_weight))
+        return trained, pairs
+    raise ValueError(f"method: expected 'bp0' or 'dni', got {method!r}")
+
+
+def synth_operator(h, W_hh, trained, pairs):
+    """The linear map K with ``E[Δθ] = K θ + const`` (gradient flow, batch sum).
+
+    ``h`` (T, B, H) states, θ (H+1, S) the linear synthesiser on ũ = [h, 1]
+    (column-stacked). The regression of ``g(h_a) = ũ_a θ`` on its target gives
+    ``Δθ = Σ_a ũ_aᵀ (target_a − ũ_a θ)``; the homogeneous part is
+    ``Σ_pairs c ũ_aᵀ ũ_b θ (W_hhᵀ)^p − Σ_a ũ_aᵀ ũ_a θ``, i.e. with
+    vec(AθB) = (Bᵀ ⊗ A) vec θ:  ``K = Σ c (W_hh^p ⊗ C_ab) − I ⊗ C_aa``.
+    """
+    h = np.asarray(h, np.float64)
+    Tn, B, Hn = h.shape
+    u = np.concatenate([h, np.ones((Tn, B, 1))], axis=2)
+    C0 = sum(u[a].T @ u[a] for a in trained)
+    W = np.asarray(W_hh, np.float64)
+    K = -np.kron(np.eye(W.shape[1]), C0)
+    for a, b, p, c in pairs:
+        K += c * np.kron(np.linalg.matrix_power(W, p), u[a].T @ u[b])
+    return K, C0
+
+
+def kappa(h, W_hh, trained, pairs):
+    """max Re eig(K) / λ_max(C0): > 0 means the synthesiser's mean dynamics are unstable.
+
+    With W_hh = V diag(μ) V⁻¹, K is similar to the block-diagonal matrix with
+    blocks ``Σ c μ_i^p C_ab − C0`` (one per eigenvalue μ_i), so its spectrum is
+    the union of the blocks' spectra (30 eigenproblems of size H+1 instead of
+    one of size H(H+1)).
+    """
+    h = np.asarray(h, np.float64)
+    Tn, B, Hn = h.shape
+    u = np.concatenate([h, np.ones((Tn, B, 1))], axis=2)
+    C0 = sum(u[a].T @ u[a] for a in trained)
+    Cab = [(c, p, u[a].T @ u[b]) for a, b, p, c in pairs]
+    top = -np.inf
+    for mu in np.linalg.eigvals(np.asarray(W_hh, np.float64)):
+        M = -C0.astype(complex)
+        for c, p, C in Cab:
+            M += c * mu ** p * C
+        top = max(top, float(np.linalg.eigvals(M).real.max()))
+    return top / float(np.linalg.eigvalsh(C0).max())
+
+
+def mean_fixed_point(h, l, W_hh, method, n=None, sg_last_window=True):
+    """θ* with E[Δθ] = 0: where the synthesiser's expected update leads (linear RNN).
+
+    The constant part of the targets: BP(0) ``l_{a+1} W_hhᵀ``; DNI(n) the
+    window's losses carried back to h_{s−1}, ``Σ_{t=s}^{e−1} l_t (W_hhᵀ)^{t−s+1}``.
+    Solves ``K vec θ = −vec Σ_a ũ_aᵀ const_a`` (dense; H(H+1) unknowns).
+    """
+    h, l = np.asarray(h, np.float64), np.asarray(l, np.float64)
+    W = np.asarray(W_hh, np.float64)
+    Tn, B, Hn = h.shape
+    trained, pairs = bootstrap_pairs(method, Tn, n, sg_last_window)
+    u = np.concatenate([h, np.ones((Tn, B, 1))], axis=2)
+    C = np.zeros((Hn + 1, Hn))
+    if method == "bp0":
+        for a in trained:
+            C += u[a].T @ (l[a + 1] @ W.T)
+    else:
+        for s, e in windows(Tn, n):
+            if s >= 1:
+                dh = np.zeros((B, Hn))
+                for t in range(e - 1, s - 1, -1):
+                    dh = (dh + l[t]) @ W.T
+                C += u[s - 1].T @ dh
+    K, _ = synth_operator(h, W, trained, pairs)
+    sol = np.linalg.solve(K, -C.reshape(-1, order="F"))
+    return sol.reshape((Hn + 1, Hn), order="F")
+
+
+def fixed_point_ratio(h, l, W_hh, gamma=GAMMA):
+    """BP(0): (‖g*‖/‖F‖, cos(g*, F)) over t < T−1 at the TD(0) fixed point θ*,
+    and the same for the least-squares fit of F (the λ = 1 solution), F the
+    γ-discounted BPTT future gradient."""
+    h, l = np.asarray(h, np.float64), np.asarray(l, np.float64)
+    Tn, B, Hn = h.shape
+    J = np.broadcast_to(np.asarray(W_hh, np.float64).T, (Tn, B, Hn, Hn))
+    F = future_gradients(l, J, gamma)[:-1]
+    u = np.concatenate([h, np.ones((Tn, B, 1))], axis=2)[:-1]
+    th0 = mean_fixed_point(h, l, W_hh, "bp0")
+    th1 = np.linalg.lstsq(u.reshape(-1, Hn + 1), F.reshape(-1, Hn), rcond=None)[0]
+    out = []
+    for th in (th0, th1):
+        g = u @ th
+        out += [float(np.linalg.norm(g) / np.linalg.norm(F)),
+                float(np.sum(g * F) / (np.linalg.norm(g) * np.linalg.norm(F)))]
+    return tuple(out)
+
+
+# -- logging --------------------------------------------------------------------------
+def spectral_radius(W):
+    return float(np.abs(np.linalg.eigvals(np.asarray(W, np.float64))).max())
+
+
+def probe(learner, X, Y, mask, method, n=None, sg_last_window=True):
+    """The logged numbers (module docstring) at the learner's current weights."""
+    model = learner.model
+    p = {k: v.astype(np.float64) for k, v in model.params.items()}
+    th = {k: v.astype(np.float64) for k, v in learner.synth.params.items()}
+    B = X.shape[0]
+    h = np.empty((T, B, H))
+    hp = np.zeros((B, H))
+    for t in range(T):
+        hp = X[:, t] @ p["W_ih"] + hp @ p["W_hh"] + p["b"]
+        h[t] = hp
+    e = ((h @ p["W_out"] + p["b_out"]) - Y.transpose(1, 0, 2)) / B * mask[:, None, None]
+    l = e @ p["W_out"].T
+    J = np.broadcast_to(p["W_hh"].T, (T, B, H, H))
+    F = future_gradients(l, J, GAMMA)
+    g = h @ th["W"] + th["b"]
+    with np.errstate(all="ignore"):
+        gF = float(np.linalg.norm(g[:-1], axis=-1).mean() / np.linalg.norm(F[:-1], axis=-1).mean())
+        end = float(np.linalg.norm(SG_WEIGHT * g[-1], axis=-1).mean()
+                    / np.linalg.norm(l[-1], axis=-1).mean())
+        trained, pairs = bootstrap_pairs(method, T, n, sg_last_window)
+        try:
+            k = kappa(h, p["W_hh"], trained, pairs)
+        except np.linalg.LinAlgError:
+            k = float("nan")
+    return {"rho": spectral_radius(p["W_hh"]), "kappa": k, "g_over_F": gF, "end": end,
+            "theta": float(np.sqrt(sum(np.sum(v * v) for v in th.values())))}
+
+
+# -- learners and variants ----------------------------------------------------------------
+class DNIEndTarget(DNIRNN):
+    """Every-window DNI whose synthesiser is also regressed at h_{T−1} on 0.
+
+    0 is the true future gradient at the last step; the table's DNI never
+    trains g there, so what it injects at the end of the last window is an
+    extrapolation of g from the window-start states.
+    """
+
+    def _pass(self, X, Y, mask):
+        grads, info = super()._pass(X, Y, mask)
+        hs = self.model.run(X)[0]
+        for k, v in self.synth.regression_grads(hs[-1], np.zeros_like(hs[-1])).items():
+            grads["synth_" + k] += v
+        return grads, info
+
+
+VARIANTS = {
+    # name: (method, learner options, description)
+    "bp0": ("bp0", {}, "BP(0) as in the table"),
+    "bp0_frozen_rnn": ("bp0", {"lr_rnn": 0.0}, "BP(0), W_ih/W_hh/b frozen"),
+    "bp0_sg_weight_0": ("bp0", {"sg_weight": 0.0},
+                        "BP(0), synthesiser learns but the RNN ignores it"),
+    "bp0_lr_synth_1e-4": ("bp0", {"lr_synth": 1e-4}, "BP(0), lr_synth 1e-4"),
+    "bp0_gamma_0.5": ("bp0", {"gamma": 0.5}, "BP(0), γ = 0.5"),
+    "bp1": ("bp0", {"lam": 1.0}, "BP(1) (reference; kappa is still TD(0)'s)"),
+    "dni": ("dni", {}, "DNI(n), SG at the end of every window (the table)"),
+    "dni_zero_last": ("dni", {"sg_last_window": False}, "DNI(n), no SG after the last window"),
+    "dni_frozen_rnn": ("dni", {"lr_rnn": 0.0}, "DNI(n) every window, W_ih/W_hh/b frozen"),
+    "dni_end_target": ("dni", {"end_target": True},
+                       "DNI(n) every window, g also regressed on 0 at h_{T-1}"),
+    "dni_lr_synth_1e-4": ("dni", {"lr_synth": 1e-4}, "DNI(n) every window, lr_synth 1e-4"),
+}
+
+
+def make_learner(variant, model, n=None):
+    method, opts, _ = VARIANTS[variant]
+    opts = dict(opts)
+    lrs = {"lr_rnn": opts.pop("lr_rnn", 1e-3), "lr_readout": 1e-3,
+           "lr_synth": opts.pop("lr_synth", 1e-3)}
+    if method == "bp0":
+        return BPLambdaRNN(model, gamma=opts.get("gamma", GAMMA), lam=opts.get("lam", 0.0),
+                           sg_weight=opts.get("sg_weight", SG_WEIGHT), n_threads=1, **lrs)
+    cls = DNIEndTarget if opts.get("end_target") else DNIRNN
+    return cls(model, truncation=n, sg_weight=SG_WEIGHT,
+               sg_last_window=opts.get("sg_last_window", True), **lrs)
+
+
+def run(variant, seed, n_iter, *, n=None, every=50, log=None, keep_params_at=()):
+    """One run of the Table 2 toy; returns a dict with the log and the divergence iteration.
+
+    ``keep_params_at``: iterations at which a copy of the model's parameters is kept.
+    """
+    method = VARIANTS[variant][0]
+    task = LineDrawTask(T, n_points=3, noise_std=0.1)
+    model = VanillaRNN(task.n_in, H, 2, dtype=DTYPE, rng=seed)
+    learner = make_learner(variant, model, n)
+    sg_last = getattr(learner, "sg_last_window", True)
+    rng = np.random.default_rng(2000 + seed)
+    Xp, Yp, mp = task.sample(200, np.random.default_rng(4000 + seed), dtype=np.float64)
+    rows, mses, kept, diverged_at = [], [], {}, None
+    for it in range(n_iter):
+        if it in keep_params_at:
+            kept[it] = {k: v.copy() for k, v in model.params.items()}
+        if it % every == 0:
+            row = {"it": it, **probe(learner, Xp, Yp, mp, method, n, sg_last)}
+            rows.append(row)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                mse = learner.train_batch(*task.sample(BATCH, rng, dtype=DTYPE))
+        except FloatingPointError:
+            mse = float("inf")
+        mses.append(mse)
+        if it % every == 0:
+            rows[-1]["mse"] = mse
+            if log:
+                log(fmt_row(rows[-1]))
+        if not np.isfinite(mse) or mse > DIVERGED:
+            diverged_at = it
+            break
+    tail = mses[-100:]
+    return {"variant": variant, "n": n, "seed": seed, "diverged_at": diverged_at,
+            "train_mse2": None if diverged_at is not None else 2 * float(np.mean(tail)),
+            "log": rows, "kept": kept}
+
+
+def fmt_row(r):
+    return (f"it {r['it']:5d} mse {r.get('mse', float('nan')):9.4g} rho {r['rho']:.3f} "
+            f"kappa {r['kappa']:+.2e} g/F {r['g_over_F']:8.3g} end {r['end']:8.3g} "
+            f"|θ| {r['theta']:.3g}")
+
+
+def first_crossing(rows, key, level):
+    for r in rows:
+        if np.isfinite(r[key]) and r[key] > level:
+            return r["it"]
+    return None
+
+
+# -- the settling experiment for BP(0) ----------------------------------------------------
+def frozen_synthesiser(params, lam, seed, n_iter, gamma=GAMMA):
+    """A fresh synthesiser learns alone (RNN and readout frozen at ``params``) by TD(λ).
+
+    Returns ``(kappa of TD(0) at params, g/F at the end, |θ| at the end)``.
+    The loss does not depend on g here, so divergence shows as g/F and |θ| growing.
+    """
+    task = LineDrawTask(T, n_points=3, noise_std=0.1)
+    model = VanillaRNN(task.n_in, H, 2, dtype=DTYPE, rng=seed)
+    for k, v in params.items():
+        model.params[k][...] = v
+    learner = BPLambdaRNN(model, gamma=gamma, lam=lam, sg_weight=SG_WEIGHT, n_threads=1,
+                          lr_rnn=0.0, lr_readout=0.0, lr_synth=1e-3)
+    rng = np.random.default_rng(5000 + seed)
+    Xp, Yp, mp = task.sample(200, np.random.default_rng(4000 + seed), dtype=np.float64)
+    k0 = probe(learner, Xp, Yp, mp, "bp0")["kappa"]
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(n_iter):
+                learner.train_batch(*task.sample(BATCH, rng, dtype=DTYPE))
+    except FloatingPointError:
+        return k0, float("inf"), float("inf")
+    end = probe(learner, Xp, Yp, mp, "bp0")
+    return k0, end["g_over_F"], end["theta"]
+
+
+# -- CLI ------------------------------------------------------------------------------------
+def part_runs(seeds, n_iter, n_iter_dni, ns, log, variants=None):
+    out = []
+    plan = [(v, None, n_iter) for v in VARIANTS if VARIANTS[v][0] == "bp0"]
+    plan += [(v, n, n_iter_dni) for n in ns for v in VARIANTS if VARIANTS[v][0] == "dni"]
+    for variant, n, n_it in plan:
+        if variants and variant not in variants:
+            continue
+        for seed in range(seeds):
+            t0 = time.time()
+            r = run(variant, seed, n_it, n=n, every=100)
+            rows = r["log"]
+            last = rows[-1]
+            out.append(r)
+            log(f"{variant:18s} n={n!s:4s} seed={seed} diverged_at={r['diverged_at']!s:5s} "
+                f"train_mse2={r['train_mse2'] if r['train_mse2'] is None else round(r['train_mse2'], 4)!s:7s} "
+                f"rho>1 at {first_crossing(rows, 'rho', 1.0)!s:5s} "
+                f"kappa>0 at {first_crossing(rows, 'kappa', 0.0)!s:5s} "
+                f"max rho {max(x['rho'] for x in rows):.3f} last: {fmt_row(last)} "
+                f"({time.time() - t0:.0f} s)")
+    return out
+
+
+def part_frozen(seeds, n_iter_run, n_iter_synth, log):
+    """BP(0): freeze the RNN at iteration 0 and just before the run blows up."""
+    out = []
+    for seed in range(seeds):
+        r = run("bp0", seed, n_iter_run, every=25)
+        rows = r["log"]
+        # the last logged point with kappa > 0 before the blow-up, else the last logged point
+        late = [x for x in rows[:-1] if x["kappa"] > 0] or rows[:-1]
+        it_late = late[-1]["it"]
+        r2 = run("bp0", seed, it_late + 1, every=10 ** 9, keep_params_at=(0, it_late))
+        for it in (0, it_late):
+            for lam in (0.0, 1.0):
+                k0, gF, th = frozen_synthesiser(r2["kept"][it], lam, seed, n_iter_synth)
+                out.append({"seed": seed, "frozen_at": it, "lam": lam, "kappa_td0": k0,
+                            "g_over_F": gF, "theta": th, "run_diverged_at": r["diverged_at"]})
+                log(f"seed={seed} BP(0) run diverged at {r['diverged_at']}; RNN frozen at it "
+                    f"{it:5d} (rho {spectral_radius(r2['kept'][it]['W_hh']):.3f}, kappa TD(0) "
+                    f"{k0:+.3f}); fresh synthesiser, TD({lam:g}), {n_iter_synth} it: "
+                    f"g/F {gF:.3g}, |θ| {th:.3g}")
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m zenkai_np.examples.bplambda.table2_diagnose",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 seed, 300 iterations")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--n-iter", type=int, default=8000, help="BP(0) runs (they diverge "
+                    "after 3000-7500 iterations)")
+    ap.add_argument("--n-iter-dni", type=int, default=2000)
+    ap.add_argument("--variants", help="comma-separated subset of: " + ",".join(VARIANTS))
+    ap.add_argument("--ns", default="2,5", help="DNI truncations (comma-separated)")
+    ap.add_argument("--only", choices=("runs", "frozen", "both"), default="both")
+    ap.add_argument("--trace", help="print the full log of one run: VARIANT[:n]:SEED")
+    a = ap.parse_args(argv)
+    limit_blas_threads(1)
+    seeds, n_iter, n_iter_dni = (1, 300, 300) if a.quick else (a.seeds, a.n_iter, a.n_iter_dni)
+    ns = [int(x) for x in a.ns.split(",")]
+    if a.trace:
+        parts = a.trace.split(":")
+        variant, seed = parts[0], int(parts[-1])
+        n = int(parts[1]) if len(parts) == 3 else None
+        r = run(variant, seed, n_iter, n=n, every=25, log=print)
+        print(f"diverged_at {r['diverged_at']} train_mse2 {r['train_mse2']}")
+        return
+    if a.only in ("runs", "both"):
+        part_runs(seeds, n_iter, n_iter_dni, ns, print,
+                  a.variants.split(",") if a.variants else None)
+    if a.only in ("frozen", "both"):
+        part_frozen(seeds, n_iter, 300 if a.quick else 2000, print)
+
+
+if __name__ == "__main__":
+    main()
