@@ -331,8 +331,9 @@ def part_runs(seeds, n_iter, n_iter_dni, ns, log, variants=None):
             rows = r["log"]
             last = rows[-1]
             out.append(r)
+            mse2 = r["train_mse2"] if r["train_mse2"] is None else round(r["train_mse2"], 4)
             log(f"{variant:18s} n={n!s:4s} seed={seed} diverged_at={r['diverged_at']!s:5s} "
-                f"train_mse2={r['train_mse2'] if r['train_mse2'] is None else round(r['train_mse2'], 4)!s:7s} "
+                f"train_mse2={mse2!s:7s} "
                 f"rho>1 at {first_crossing(rows, 'rho', 1.0)!s:5s} "
                 f"kappa>0 at {first_crossing(rows, 'kappa', 0.0)!s:5s} "
                 f"max rho {max(x['rho'] for x in rows):.3f} last: {fmt_row(last)} "
