@@ -111,7 +111,7 @@ def kappa(h, W_hh, trained, pairs):
     return top / float(np.linalg.eigvalsh(C0).max())
 
 
-def mean_fixed_point(h, l, W_hh, method, n=None, sg_last_window=True):
+def mean_fixed_point(h, l, W_hh, method, n=None, sg_last_window=True, gamma=GAMMA):
     """θ* with E[Δθ] = 0: where the synthesiser's expected update leads (linear RNN).
 
     The constant part of the targets: BP(0) ``l_{a+1} W_hhᵀ``; DNI(n) the
@@ -121,7 +121,7 @@ def mean_fixed_point(h, l, W_hh, method, n=None, sg_last_window=True):
     h, l = np.asarray(h, np.float64), np.asarray(l, np.float64)
     W = np.asarray(W_hh, np.float64)
     Tn, B, Hn = h.shape
-    trained, pairs = bootstrap_pairs(method, Tn, n, sg_last_window)
+    trained, pairs = bootstrap_pairs(method, Tn, n, sg_last_window, gamma=gamma)
     u = np.concatenate([h, np.ones((Tn, B, 1))], axis=2)
     C = np.zeros((Hn + 1, Hn))
     if method == "bp0":
@@ -148,7 +148,7 @@ def fixed_point_ratio(h, l, W_hh, gamma=GAMMA):
     J = np.broadcast_to(np.asarray(W_hh, np.float64).T, (Tn, B, Hn, Hn))
     F = future_gradients(l, J, gamma)[:-1]
     u = np.concatenate([h, np.ones((Tn, B, 1))], axis=2)[:-1]
-    th0 = mean_fixed_point(h, l, W_hh, "bp0")
+    th0 = mean_fixed_point(h, l, W_hh, "bp0", gamma=gamma)
     th1 = np.linalg.lstsq(u.reshape(-1, Hn + 1), F.reshape(-1, Hn), rcond=None)[0]
     out = []
     for th in (th0, th1):
@@ -163,7 +163,7 @@ def spectral_radius(W):
     return float(np.abs(np.linalg.eigvals(np.asarray(W, np.float64))).max())
 
 
-def probe(learner, X, Y, mask, method, n=None, sg_last_window=True):
+def probe(learner, X, Y, mask, method, n=None, sg_last_window=True, gamma=GAMMA):
     """The logged numbers (module docstring) at the learner's current weights."""
     model = learner.model
     p = {k: v.astype(np.float64) for k, v in model.params.items()}
@@ -177,18 +177,23 @@ def probe(learner, X, Y, mask, method, n=None, sg_last_window=True):
     e = ((h @ p["W_out"] + p["b_out"]) - Y.transpose(1, 0, 2)) / B * mask[:, None, None]
     l = e @ p["W_out"].T
     J = np.broadcast_to(p["W_hh"].T, (T, B, H, H))
-    F = future_gradients(l, J, GAMMA)
+    F = future_gradients(l, J, gamma)
     g = h @ th["W"] + th["b"]
     with np.errstate(all="ignore"):
         gF = float(np.linalg.norm(g[:-1], axis=-1).mean() / np.linalg.norm(F[:-1], axis=-1).mean())
         end = float(np.linalg.norm(SG_WEIGHT * g[-1], axis=-1).mean()
                     / np.linalg.norm(l[-1], axis=-1).mean())
-        trained, pairs = bootstrap_pairs(method, T, n, sg_last_window)
+        trained, pairs = bootstrap_pairs(method, T, n, sg_last_window, gamma=gamma)
         try:
             k = kappa(h, p["W_hh"], trained, pairs)
+            k_reg = kappa(h, p["W_hh"], trained, [])
+            ts = mean_fixed_point(h, l, p["W_hh"], method, n, sg_last_window, gamma=gamma)
+            dist = float(np.linalg.norm((h[:-1] @ (th["W"] - ts[:H]) + th["b"] - ts[H]))
+                         / np.linalg.norm(F[:-1]))
         except np.linalg.LinAlgError:
-            k = float("nan")
-    return {"rho": spectral_radius(p["W_hh"]), "kappa": k, "g_over_F": gF, "end": end,
+            k = k_reg = dist = float("nan")
+    return {"rho": spectral_radius(p["W_hh"]), "kappa": k, "kappa_reg": k_reg,
+            "g_over_F": gF, "dist": dist, "end": end,
             "theta": float(np.sqrt(sum(np.sum(v * v) for v in th.values())))}
 
 
@@ -250,6 +255,7 @@ def run(variant, seed, n_iter, *, n=None, every=50, log=None, keep_params_at=())
     model = VanillaRNN(task.n_in, H, 2, dtype=DTYPE, rng=seed)
     learner = make_learner(variant, model, n)
     sg_last = getattr(learner, "sg_last_window", True)
+    gamma = getattr(learner, "gamma", GAMMA)
     rng = np.random.default_rng(2000 + seed)
     Xp, Yp, mp = task.sample(200, np.random.default_rng(4000 + seed), dtype=np.float64)
     rows, mses, kept, diverged_at = [], [], {}, None
@@ -257,7 +263,7 @@ def run(variant, seed, n_iter, *, n=None, every=50, log=None, keep_params_at=())
         if it in keep_params_at:
             kept[it] = {k: v.copy() for k, v in model.params.items()}
         if it % every == 0:
-            row = {"it": it, **probe(learner, Xp, Yp, mp, method, n, sg_last)}
+            row = {"it": it, **probe(learner, Xp, Yp, mp, method, n, sg_last, gamma)}
             rows.append(row)
         try:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -280,7 +286,8 @@ def run(variant, seed, n_iter, *, n=None, every=50, log=None, keep_params_at=())
 
 def fmt_row(r):
     return (f"it {r['it']:5d} mse {r.get('mse', float('nan')):9.4g} rho {r['rho']:.3f} "
-            f"kappa {r['kappa']:+.2e} g/F {r['g_over_F']:8.3g} end {r['end']:8.3g} "
+            f"kappa {r['kappa']:+.2e} (reg {r['kappa_reg']:+.2e}) g/F {r['g_over_F']:8.3g} "
+            f"|g-g*|/F {r['dist']:8.3g} end {r['end']:8.3g} "
             f"|θ| {r['theta']:.3g}")
 
 
@@ -291,30 +298,57 @@ def first_crossing(rows, key, level):
     return None
 
 
-# -- the settling experiment for BP(0) ----------------------------------------------------
-def frozen_synthesiser(params, lam, seed, n_iter, gamma=GAMMA):
-    """A fresh synthesiser learns alone (RNN and readout frozen at ``params``) by TD(λ).
+# -- the synthesiser alone: how far its fluctuations carry it from its fixed point -------------
+def frozen_synthesiser(seed, lam, gamma, lr_synth, n_iter, every=100, burn_in=None):
+    """RNN and readout frozen at their initial weights; a zero synthesiser learns by TD(λ).
 
-    Returns ``(kappa of TD(0) at params, g/F at the end, |θ| at the end)``.
-    The loss does not depend on g here, so divergence shows as g/F and |θ| growing.
+    Returns ``(fluct, gstar)``: the mean over the logged points after ``burn_in``
+    of ``‖g − g*‖ / ‖F‖`` and ``‖g*‖ / ‖F‖`` over t < T−1 on the probe batch,
+    g* the rule's mean fixed point (λ = 0: :func:`mean_fixed_point`; λ = 1:
+    the least-squares fit of F) and F the γ-discounted BPTT future gradient.
+    The loss does not depend on g here, so nothing feeds back into the RNN.
     """
     task = LineDrawTask(T, n_points=3, noise_std=0.1)
     model = VanillaRNN(task.n_in, H, 2, dtype=DTYPE, rng=seed)
-    for k, v in params.items():
-        model.params[k][...] = v
     learner = BPLambdaRNN(model, gamma=gamma, lam=lam, sg_weight=SG_WEIGHT, n_threads=1,
-                          lr_rnn=0.0, lr_readout=0.0, lr_synth=1e-3)
+                          lr_rnn=0.0, lr_readout=0.0, lr_synth=lr_synth)
     rng = np.random.default_rng(5000 + seed)
-    Xp, Yp, mp = task.sample(200, np.random.default_rng(4000 + seed), dtype=np.float64)
-    k0 = probe(learner, Xp, Yp, mp, "bp0")["kappa"]
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            for _ in range(n_iter):
-                learner.train_batch(*task.sample(BATCH, rng, dtype=DTYPE))
-    except FloatingPointError:
-        return k0, float("inf"), float("inf")
-    end = probe(learner, Xp, Yp, mp, "bp0")
-    return k0, end["g_over_F"], end["theta"]
+    X, Y, m = task.sample(200, np.random.default_rng(4000 + seed), dtype=np.float64)
+    p = {k: v.astype(np.float64) for k, v in model.params.items()}
+    h, _, yhat = VanillaRNN.run(_F64(p), X)
+    l = ((yhat - Y.transpose(1, 0, 2)) / 200 * m[:, None, None]) @ p["W_out"].T
+    J = np.broadcast_to(p["W_hh"].T, (T, 200, H, H))
+    F = future_gradients(l, J, gamma)[:-1]
+    u = np.concatenate([h, np.ones((T, 200, 1))], axis=2)[:-1]
+    if lam == 0:
+        ts = mean_fixed_point(h, l, p["W_hh"], "bp0", gamma=gamma)
+    else:
+        ts = np.linalg.lstsq(u.reshape(-1, H + 1), F.reshape(-1, H), rcond=None)[0]
+    gs = u @ ts
+    nF = np.linalg.norm(F)
+    fl = []
+    burn_in = n_iter // 2 if burn_in is None else burn_in
+    for it in range(n_iter):
+        learner.train_batch(*task.sample(BATCH, rng, dtype=DTYPE))
+        if it >= burn_in and it % every == 0:
+            th = learner.synth.params
+            g = u @ np.vstack([th["W"], th["b"][None]]).astype(np.float64)
+            fl.append(np.linalg.norm(g - gs) / nF)
+    return float(np.mean(fl)), float(np.linalg.norm(gs) / nF)
+
+
+class _F64:
+    """A minimal stand-in with float64 parameters for ``VanillaRNN.run``."""
+
+    activation = "identity"
+    dtype = np.float64
+    n_hidden = H
+
+    def __init__(self, params):
+        self.params = params
+
+    def cell(self, x, h):
+        return VanillaRNN.cell(self, x, h)
 
 
 # -- CLI ------------------------------------------------------------------------------------
@@ -341,25 +375,18 @@ def part_runs(seeds, n_iter, n_iter_dni, ns, log, variants=None):
     return out
 
 
-def part_frozen(seeds, n_iter_run, n_iter_synth, log):
-    """BP(0): freeze the RNN at iteration 0 and just before the run blows up."""
+def part_frozen(seeds, n_iter, log):
+    """The synthesiser alone (RNN frozen at its initialisation): fluctuation by rule and lr."""
     out = []
-    for seed in range(seeds):
-        r = run("bp0", seed, n_iter_run, every=25)
-        rows = r["log"]
-        # the last logged point with kappa > 0 before the blow-up, else the last logged point
-        late = [x for x in rows[:-1] if x["kappa"] > 0] or rows[:-1]
-        it_late = late[-1]["it"]
-        r2 = run("bp0", seed, it_late + 1, every=10 ** 9, keep_params_at=(0, it_late))
-        for it in (0, it_late):
-            for lam in (0.0, 1.0):
-                k0, gF, th = frozen_synthesiser(r2["kept"][it], lam, seed, n_iter_synth)
-                out.append({"seed": seed, "frozen_at": it, "lam": lam, "kappa_td0": k0,
-                            "g_over_F": gF, "theta": th, "run_diverged_at": r["diverged_at"]})
-                log(f"seed={seed} BP(0) run diverged at {r['diverged_at']}; RNN frozen at it "
-                    f"{it:5d} (rho {spectral_radius(r2['kept'][it]['W_hh']):.3f}, kappa TD(0) "
-                    f"{k0:+.3f}); fresh synthesiser, TD({lam:g}), {n_iter_synth} it: "
-                    f"g/F {gF:.3g}, |θ| {th:.3g}")
+    for lam, gamma in ((0.0, 0.9), (0.0, 0.5), (1.0, 0.9)):
+        for lr in (1e-3, 1e-4):
+            res = [frozen_synthesiser(s, lam, gamma, lr, n_iter) for s in range(seeds)]
+            fl = [r[0] for r in res]
+            gs = [r[1] for r in res]
+            out.append({"lam": lam, "gamma": gamma, "lr_synth": lr, "fluct": fl, "gstar": gs})
+            log(f"frozen RNN, TD({lam:g}) gamma {gamma:g} lr_synth {lr:g}: |g - g*|/|F| "
+                + " ".join(f"{v:.3g}" for v in fl) + "  (|g*|/|F| "
+                + " ".join(f"{v:.2g}" for v in gs) + ")")
     return out
 
 
@@ -390,7 +417,7 @@ def main(argv=None):
         part_runs(seeds, n_iter, n_iter_dni, ns, print,
                   a.variants.split(",") if a.variants else None)
     if a.only in ("frozen", "both"):
-        part_frozen(seeds, n_iter, 300 if a.quick else 2000, print)
+        part_frozen(seeds, 300 if a.quick else 3000, print)
 
 
 if __name__ == "__main__":
