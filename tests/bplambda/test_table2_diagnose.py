@@ -44,16 +44,24 @@ def _learners(model):
                                              backend="numpy", n_threads=1),
             ("dni", 2, True): DNIRNN(model, truncation=2, sg_weight=0.5),
             ("dni", 3, False): DNIRNN(model, truncation=3, sg_weight=0.5,
-                                      sg_last_window=False)}
+                                      sg_last_window=False),
+            ("dni", 3, "end"): DNIEndTarget(model, truncation=3, sg_weight=0.5)}
 
 
-@pytest.mark.parametrize("key", [("bp0", None, True), ("dni", 2, True), ("dni", 3, False)])
+KEYS = [("bp0", None, True), ("dni", 2, True), ("dni", 3, False), ("dni", 3, "end")]
+
+
+def _pairs(key):
+    method, n, last = key
+    return bootstrap_pairs(method, T, n, last is not False, gamma=0.9, sg_weight=0.5,
+                           end_target=last == "end")
+
+
+@pytest.mark.parametrize("key", KEYS)
 def test_operator_is_the_learners_mean_synthesiser_update(key):
     model, X, Y, mask = _batch()
     learner = _learners(model)[key]
-    method, n, last = key
-    gamma, c = (0.9, 0.5)
-    trained, pairs = bootstrap_pairs(method, T, n, last, gamma=gamma, sg_weight=c)
+    trained, pairs = _pairs(key)
     h, _ = _h_l(model, X, Y, mask)
     K, _ = synth_operator(h, model.params["W_hh"], trained, pairs)
     theta = np.random.default_rng(1).standard_normal((H + 1, H))
@@ -63,13 +71,14 @@ def test_operator_is_the_learners_mean_synthesiser_update(key):
         (H + 1, H), order="F"), rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("key", [("bp0", None, True), ("dni", 2, True), ("dni", 3, False)])
+@pytest.mark.parametrize("key", KEYS)
 def test_fixed_point_zeroes_the_learners_update(key):
     model, X, Y, mask = _batch(2)
     learner = _learners(model)[key]
     method, n, last = key
     h, l = _h_l(model, X, Y, mask)
-    theta = mean_fixed_point(h, l, model.params["W_hh"], method, n, last)
+    theta = mean_fixed_point(h, l, model.params["W_hh"], method, n, last is not False,
+                             end_target=last == "end")
     g0 = _synth_grad(learner, X, Y, mask, 0 * theta)
     np.testing.assert_allclose(_synth_grad(learner, X, Y, mask, theta), 0,
                                atol=1e-9 * np.abs(g0).max())

@@ -6,6 +6,11 @@ std 0.1 on every input step (train and test), 100 epochs × 100 batches of 10 =
 (T = 20: ours, an extension). Metric of the authors: the last epoch's mean
 training MSE × 2 (``linedraw.py`` multiplies ``nn.MSELoss`` by the output size);
 also a held-out MSE on 1000 fresh noisy samples.
+
+BPTT+SG(n) without suffix injects the synthetic gradient after every window,
+the last included (the authors' ``rnn_bp_lambda.py``); "zero-last" injects
+none after the last window, as the authors' Table 2 model (``lstm_bp_lambda.py``)
+does. Why the former and BP(0) diverge here: :mod:`.table2_diagnose`.
 """
 from __future__ import annotations
 
@@ -32,7 +37,11 @@ SOURCES = {"3 patterns, noise std 0.1 (train and test), lr 1e-3 all groups, gamm
            "HEAD configs and src/",
            "metric: last-epoch training MSE x 2": "authors' scripts/linedraw.py",
            "held-out MSE (1000 samples), T = 20, seeds, divergence threshold 1e3": "ours",
-           "BPTT+SG(n) zero-last rows": "ours (the variant this package had before)"}
+           "BPTT+SG(n) zero-last rows (no synthetic gradient after the last window)":
+               "authors' first commit: the Table 2 model lstm_bp_lambda returns before "
+               "injecting in the last truncation ('define sg as 0')",
+           "BPTT+SG(n) rows without suffix (synthetic gradient after every window)":
+               "authors' rnn_bp_lambda.py DNI path; diverges here, see table2_diagnose.py"}
 
 
 def methods(cfg):

@@ -46,7 +46,8 @@ DTYPE = np.float32
 
 
 # -- the synthesiser's mean update operator ---------------------------------------------
-def bootstrap_pairs(method, T, n=None, sg_last_window=True, gamma=GAMMA, sg_weight=SG_WEIGHT):
+def bootstrap_pairs(method, T, n=None, sg_last_window=True, gamma=GAMMA, sg_weight=SG_WEIGHT,
+                    end_target=False):
     """Where the synthesiser is trained and where its target bootstraps from.
 
     Returns ``(trained, pairs)``: ``trained`` the steps a whose ``g(h_a)`` is
@@ -54,7 +55,8 @@ def bootstrap_pairs(method, T, n=None, sg_last_window=True, gamma=GAMMA, sg_weig
     ``c · g(h_b) · (W_hhᵀ)^p`` (linear RNN). BP(0): a = t−1, b = t, p = 1,
     c = γ, for t ≤ T−2 (g = 0 at the last step). DNI(n): a = s−1, b = e−1,
     p = e−s, c = sg_weight, for every window [s, e) with s ≥ 1; the last
-    window's pair (b = T−1) only when the synthetic gradient is injected there.
+    window's pair (b = T−1) only when the synthetic gradient is injected there;
+    ``end_target`` (:class:`DNIEndTarget`) adds a = T−1 (target 0, no pair).
     """
     if method == "bp0":
         return list(range(T - 1)), [(t - 1, t, 1, gamma) for t in range(1, T - 1)]
@@ -65,6 +67,8 @@ def bootstrap_pairs(method, T, n=None, sg_last_window=True, gamma=GAMMA, sg_weig
                 trained.append(s - 1)
                 if e < T or sg_last_window:
                     pairs.append((s - 1, e - 1, e - s, sg_weight))
+        if end_target:
+            trained.append(T - 1)
         return trained, pairs
     raise ValueError(f"method: expected 'bp0' or 'dni', got {method!r}")
 
@@ -111,7 +115,8 @@ def kappa(h, W_hh, trained, pairs):
     return top / float(np.linalg.eigvalsh(C0).max())
 
 
-def mean_fixed_point(h, l, W_hh, method, n=None, sg_last_window=True, gamma=GAMMA):
+def mean_fixed_point(h, l, W_hh, method, n=None, sg_last_window=True, gamma=GAMMA,
+                     end_target=False):
     """θ* with E[Δθ] = 0: where the synthesiser's expected update leads (linear RNN).
 
     The constant part of the targets: BP(0) ``l_{a+1} W_hhᵀ``; DNI(n) the
@@ -121,7 +126,8 @@ def mean_fixed_point(h, l, W_hh, method, n=None, sg_last_window=True, gamma=GAMM
     h, l = np.asarray(h, np.float64), np.asarray(l, np.float64)
     W = np.asarray(W_hh, np.float64)
     Tn, B, Hn = h.shape
-    trained, pairs = bootstrap_pairs(method, Tn, n, sg_last_window, gamma=gamma)
+    trained, pairs = bootstrap_pairs(method, Tn, n, sg_last_window, gamma=gamma,
+                                     end_target=end_target)
     u = np.concatenate([h, np.ones((Tn, B, 1))], axis=2)
     C = np.zeros((Hn + 1, Hn))
     if method == "bp0":
@@ -165,9 +171,15 @@ def spectral_radius(W):
 
 def probe(learner, X, Y, mask, method, n=None, sg_last_window=True, gamma=GAMMA):
     """The logged numbers (module docstring) at the learner's current weights."""
+    end_target = isinstance(learner, DNIEndTarget)
     model = learner.model
     p = {k: v.astype(np.float64) for k, v in model.params.items()}
     th = {k: v.astype(np.float64) for k, v in learner.synth.params.items()}
+    theta = float(np.sqrt(sum(np.sum(v * v) for v in th.values())))
+    if model.activation != "identity":   # the operator analysis assumes a linear RNN
+        nan = float("nan")
+        return {"rho": spectral_radius(p["W_hh"]), "kappa": nan, "kappa_reg": nan,
+                "g_over_F": nan, "dist": nan, "end": nan, "theta": theta}
     B = X.shape[0]
     h = np.empty((T, B, H))
     hp = np.zeros((B, H))
@@ -183,18 +195,19 @@ def probe(learner, X, Y, mask, method, n=None, sg_last_window=True, gamma=GAMMA)
         gF = float(np.linalg.norm(g[:-1], axis=-1).mean() / np.linalg.norm(F[:-1], axis=-1).mean())
         end = float(np.linalg.norm(SG_WEIGHT * g[-1], axis=-1).mean()
                     / np.linalg.norm(l[-1], axis=-1).mean())
-        trained, pairs = bootstrap_pairs(method, T, n, sg_last_window, gamma=gamma)
+        trained, pairs = bootstrap_pairs(method, T, n, sg_last_window, gamma=gamma,
+                                         end_target=end_target)
         try:
             k = kappa(h, p["W_hh"], trained, pairs)
             k_reg = kappa(h, p["W_hh"], trained, [])
-            ts = mean_fixed_point(h, l, p["W_hh"], method, n, sg_last_window, gamma=gamma)
+            ts = mean_fixed_point(h, l, p["W_hh"], method, n, sg_last_window, gamma=gamma,
+                                  end_target=end_target)
             dist = float(np.linalg.norm((h[:-1] @ (th["W"] - ts[:H]) + th["b"] - ts[H]))
                          / np.linalg.norm(F[:-1]))
         except np.linalg.LinAlgError:
             k = k_reg = dist = float("nan")
     return {"rho": spectral_radius(p["W_hh"]), "kappa": k, "kappa_reg": k_reg,
-            "g_over_F": gF, "dist": dist, "end": end,
-            "theta": float(np.sqrt(sum(np.sum(v * v) for v in th.values())))}
+            "g_over_F": gF, "dist": dist, "end": end, "theta": theta}
 
 
 # -- learners and variants ----------------------------------------------------------------
@@ -229,6 +242,8 @@ VARIANTS = {
     "dni_end_target": ("dni", {"end_target": True},
                        "DNI(n) every window, g also regressed on 0 at h_{T-1}"),
     "dni_lr_synth_1e-4": ("dni", {"lr_synth": 1e-4}, "DNI(n) every window, lr_synth 1e-4"),
+    "bp0_tanh": ("bp0", {"activation": "tanh"}, "BP(0), tanh RNN (bounded states)"),
+    "dni_tanh": ("dni", {"activation": "tanh"}, "DNI(n) every window, tanh RNN"),
 }
 
 
@@ -252,7 +267,8 @@ def run(variant, seed, n_iter, *, n=None, every=50, log=None, keep_params_at=())
     """
     method = VARIANTS[variant][0]
     task = LineDrawTask(T, n_points=3, noise_std=0.1)
-    model = VanillaRNN(task.n_in, H, 2, dtype=DTYPE, rng=seed)
+    model = VanillaRNN(task.n_in, H, 2, dtype=DTYPE, rng=seed,
+                       activation=VARIANTS[variant][1].get("activation", "identity"))
     learner = make_learner(variant, model, n)
     sg_last = getattr(learner, "sg_last_window", True)
     gamma = getattr(learner, "gamma", GAMMA)
