@@ -124,3 +124,12 @@ def test_end_target_regresses_the_last_state_on_zero():
         tm[idx] -= eps
         fd[idx] = (f(tp) - f(tm)) / (2 * eps)
     np.testing.assert_allclose(diff, fd, rtol=1e-6, atol=1e-9)
+
+
+def test_cli_quick_smoke(capsys):
+    from zenkai_np.examples.bplambda.table2_diagnose import main
+    out = main(["--quick", "--only", "runs", "--variants", "dni_end_target", "--ns", "2"])
+    (r,) = out["runs"]
+    assert r["variant"] == "dni_end_target" and r["n"] == 2 and len(r["log"]) == 3
+    assert all(np.isfinite(row["kappa"]) for row in r["log"])
+    assert "dni_end_target" in capsys.readouterr().out

@@ -428,12 +428,14 @@ def main(argv=None):
         n = int(parts[1]) if len(parts) == 3 else None
         r = run(variant, seed, n_iter, n=n, every=25, log=print)
         print(f"diverged_at {r['diverged_at']} train_mse2 {r['train_mse2']}")
-        return
+        return {"trace": r}
+    out = {}
     if a.only in ("runs", "both"):
-        part_runs(seeds, n_iter, n_iter_dni, ns, print,
-                  a.variants.split(",") if a.variants else None)
+        out["runs"] = part_runs(seeds, n_iter, n_iter_dni, ns, print,
+                                a.variants.split(",") if a.variants else None)
     if a.only in ("frozen", "both"):
-        part_frozen(seeds, 300 if a.quick else 3000, print)
+        out["frozen"] = part_frozen(seeds, 300 if a.quick else 3000, print)
+    return out
 
 
 if __name__ == "__main__":
