@@ -1,30 +1,33 @@
 """Why BP(0) and the every-window DNI diverge on the Table 2 toy (docs/bplambda.md).
 
     python -m zenkai_np.examples.bplambda.table2_diagnose [--quick] [--seeds N]
-                                                          [--n-iter N] [--only PART]
+        [--n-iter N] [--n-iter-dni N] [--ns 2,5] [--variants V,...]
+        [--only runs|frozen|fixedpoint|both] [--trace VARIANT[:n]:SEED]
 
 Same setting as :mod:`.table2` (3 noisy patterns, linear RNN H = 30, T = 10,
 batch 10, Adam 1e-3 for every group, γ = 0.9, sg_weight 0.5, float32). Each
-run logs, every ``--every`` iterations, on a fixed probe batch of 200
-sequences (float64):
+run logs, every 100 iterations (25 with ``--trace``), on a fixed probe batch
+of 200 sequences (float64, linear RNN only):
 
 * ``rho``: spectral radius of W_hh;
 * ``kappa``: the largest real part of the synthesiser's *mean update
-  operator* (see :func:`synth_operator`), divided by the largest eigenvalue
+  operator* K (see :func:`synth_operator`), divided by the largest eigenvalue
   of its state covariance; ``kappa > 0`` means that, at these RNN weights,
-  the expected TD(0) (or DNI-regression) update of the synthesiser makes
-  g grow exponentially instead of converging — whatever the RNN does next;
-* ``g/F``: mean ‖g(h_t)‖ over t < T−1 against the γ-discounted BPTT future
-  gradient (the TD fixed point) at the current weights;
+  the expected TD(0) (or DNI-regression) update makes g grow exponentially
+  instead of converging; ``reg``: the same without the bootstrap terms;
+* ``g/F``: mean ‖g(h_t)‖ over t < T−1 against F, the γ-discounted BPTT
+  future gradient at the current weights; ``|g-g*|/F``: the distance of g
+  from the fixed point g* of its mean update (:func:`mean_fixed_point`);
 * ``end``: ‖sg_weight · g(h_{T−1})‖ / ‖l_{T−1}‖, the synthetic gradient the
   every-window DNI injects at the last step (whose true value is 0) relative
   to the real loss gradient there;
 * ``|θ|``: Frobenius norm of the synthesiser (W and b).
 
-Parts: ``runs`` (the table's runs and the variants with one suspected
-cause removed) and ``frozen`` (the settling experiment for BP(0): the RNN
-weights of a BP(0) run are frozen at two points, a fresh synthesiser learns
-alone by TD(0) and by TD(1), and its growth is compared with ``kappa``).
+Parts: ``runs`` (the table's runs and the variants with one suspected cause
+removed, :data:`VARIANTS`), ``frozen`` (RNN frozen at its initialisation, the
+synthesiser alone: its fluctuation around g* by rule and learning rate) and
+``fixedpoint`` (BP(0): g* and the least-squares fit of F at snapshots of a
+run's RNN weights).
 """
 from __future__ import annotations
 
@@ -330,8 +333,9 @@ def frozen_synthesiser(seed, lam, gamma, lr_synth, n_iter, every=100, burn_in=No
                           lr_rnn=0.0, lr_readout=0.0, lr_synth=lr_synth)
     rng = np.random.default_rng(5000 + seed)
     X, Y, m = task.sample(200, np.random.default_rng(4000 + seed), dtype=np.float64)
-    p = {k: v.astype(np.float64) for k, v in model.params.items()}
-    h, _, yhat = VanillaRNN.run(_F64(p), X)
+    m64 = _float64_copy(model)
+    p = m64.params
+    h, _, yhat = m64.run(X)
     l = ((yhat - Y.transpose(1, 0, 2)) / 200 * m[:, None, None]) @ p["W_out"].T
     J = np.broadcast_to(p["W_hh"].T, (T, 200, H, H))
     F = future_gradients(l, J, gamma)[:-1]
@@ -353,18 +357,11 @@ def frozen_synthesiser(seed, lam, gamma, lr_synth, n_iter, every=100, burn_in=No
     return float(np.mean(fl)), float(np.linalg.norm(gs) / nF)
 
 
-class _F64:
-    """A minimal stand-in with float64 parameters for ``VanillaRNN.run``."""
-
-    activation = "identity"
-    dtype = np.float64
-    n_hidden = H
-
-    def __init__(self, params):
-        self.params = params
-
-    def cell(self, x, h):
-        return VanillaRNN.cell(self, x, h)
+def _float64_copy(model):
+    out = VanillaRNN(model.n_in, model.n_hidden, model.n_out, activation=model.activation)
+    for k, v in model.params.items():
+        out.params[k] = v.astype(np.float64)
+    return out
 
 
 # -- CLI ------------------------------------------------------------------------------------
@@ -406,6 +403,28 @@ def part_frozen(seeds, n_iter, log):
     return out
 
 
+def part_fixedpoint(seeds, n_iter, log, every=500):
+    """BP(0): at snapshots of a run's weights, g* (TD(0)) and the least-squares fit of F."""
+    out = []
+    task = LineDrawTask(T, n_points=3, noise_std=0.1)
+    for seed in range(seeds):
+        r = run("bp0", seed, n_iter, every=10 ** 9, keep_params_at=range(0, n_iter, every))
+        X, Y, m = task.sample(200, np.random.default_rng(4000 + seed), dtype=np.float64)
+        for it in sorted(r["kept"]):
+            model = VanillaRNN(task.n_in, H, 2)
+            model.params.update({k: v.astype(np.float64) for k, v in r["kept"][it].items()})
+            h, _, yhat = model.run(X)
+            l = ((yhat - Y.transpose(1, 0, 2)) / 200 * m[:, None, None]) @ model.params["W_out"].T
+            r0, c0, r1, c1 = fixed_point_ratio(h, l, model.params["W_hh"])
+            rho = spectral_radius(model.params["W_hh"])
+            out.append({"seed": seed, "it": it, "rho": rho, "td0_ratio": r0, "td0_cos": c0,
+                        "ls_ratio": r1, "ls_cos": c1, "run_diverged_at": r["diverged_at"]})
+            log(f"seed={seed} it {it:5d} rho {rho:.3f}: TD(0) fixed point |g*|/|F| {r0:.3g} "
+                f"cos {c0:+.2f}; least-squares fit |g|/|F| {r1:.3g} cos {c1:+.2f} "
+                f"(run diverged at {r['diverged_at']})")
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m zenkai_np.examples.bplambda.table2_diagnose",
                                  description=__doc__.splitlines()[0])
@@ -416,7 +435,8 @@ def main(argv=None):
     ap.add_argument("--n-iter-dni", type=int, default=2000)
     ap.add_argument("--variants", help="comma-separated subset of: " + ",".join(VARIANTS))
     ap.add_argument("--ns", default="2,5", help="DNI truncations (comma-separated)")
-    ap.add_argument("--only", choices=("runs", "frozen", "both"), default="both")
+    ap.add_argument("--only", choices=("runs", "frozen", "fixedpoint", "both"), default="both",
+                    help="'both': runs and frozen")
     ap.add_argument("--trace", help="print the full log of one run: VARIANT[:n]:SEED")
     a = ap.parse_args(argv)
     limit_blas_threads(1)
@@ -435,6 +455,8 @@ def main(argv=None):
                                 a.variants.split(",") if a.variants else None)
     if a.only in ("frozen", "both"):
         out["frozen"] = part_frozen(seeds, 300 if a.quick else 3000, print)
+    if a.only == "fixedpoint":
+        out["fixedpoint"] = part_fixedpoint(seeds, n_iter, print)
     return out
 
 
