@@ -6,8 +6,8 @@ Gradients do not flow across a window start; one Adam step per sequence.
 
 DNI / "BPTT+SG"(n) (Jaderberg et al. 2017): at the end of every window,
 ``sg_weight · g(h_end)`` is injected into the window's backward pass (the
-last window included, as in the authors' code; ``sg_last_window=False`` puts
-0 there instead, the variant this package used before);
+last window included, as the authors' vanilla-RNN module does;
+``sg_last_window=False`` puts 0 there instead, as their Table 2 LSTM does);
 the gradient that then arrives at the state entering the window,
 ``h_{start−1}``, is the regression target of ``g(h_{start−1})`` (MSE, batch
 mean). The synthesiser is linear and zero-initialised (or an MLP; or
