@@ -11,11 +11,13 @@
 // Derivatives: dy/dx = psi'(x) / psi'(y), dy/dn = 1 / psi'(y), with psi'(x)
 // a product over the log chain and 1/psi'(y) a product over the exp chain.
 //
-// Vector form: every branch is a blend, and each transcendental stage runs
-// only while some lane of the vector still needs it, so a vector whose lanes
-// need at most one log and one exp pays for one of each. Every loop has a
-// fixed trip-count bound (4 logs, 4 exps): in double and float, log^(4) of the
-// largest finite value is < 1 and exp^(5) of anything >= 0 overflows.
+// Vector form with lane compaction (abel_body.inc): blocks of elements are
+// swept by vectors that only compare and blend and queue the positions of
+// the elements needing each transcendental stage (expm1, log chains, log1p,
+// exp chains); the stages then run on whole vectors of queued elements, so no
+// lane computes for an element that does not need it. Every chain has a fixed
+// length bound (4 logs, 4 exps): in double and float, log^(4) of the largest
+// finite value is < 1 and exp^(5) of anything >= 0 overflows.
 #pragma once
 
 #include <algorithm>
@@ -42,16 +44,12 @@ void abel_eval(const T* x, const T* n, std::ptrdiff_t period, T* y, T* dx, T* dn
                std::ptrdiff_t size, int n_threads) {
   parallel_chunks(size, kAbelChunk, n_threads,
                   [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
-                    std::ptrdiff_t i = lo;
-                    while (i < hi) {  // each pass advances by >= 1 element
-                      const std::ptrdiff_t off = i % period;
-                      const std::ptrdiff_t len = std::min(hi - i, period - off);
-                      if (Grad)
-                        ZK_ISA_CALL(abel_grad_span<T>, x + i, n + off, y + i, dx + i, dn + i, len);
-                      else
-                        ZK_ISA_CALL(abel_value_span<T>, x + i, n + off, y + i, len);
-                      i += len;
-                    }
+                    const std::ptrdiff_t off = lo % period;
+                    if (Grad)
+                      ZK_ISA_CALL(abel_grad_chunk<T>, x + lo, n, period, off, y + lo, dx + lo,
+                                  dn + lo, hi - lo);
+                    else
+                      ZK_ISA_CALL(abel_value_chunk<T>, x + lo, n, period, off, y + lo, hi - lo);
                   });
 }
 

@@ -7,7 +7,15 @@ against the kernels):
 * Abel: ``AbelNumpy``, the branch-free NumPy formulation in cache-sized chunks
   with preallocated temporaries, the fastest NumPy form we know. Inputs:
   x ~ N(0, 1) activations with a per-element n ~ U(-0.5, 1) (the mix of
-  branches a network layer sees), plus a harder mix with x ~ U(-5, 20).
+  branches a network layer sees), and two wide ranges where lanes need
+  chains of different lengths: x ~ U(-2.5, 6) with n ~ U(-0.95, 0.95) (up to
+  2 logs and 3 exps) and x ~ U(-5, 20) with n ~ U(-0.5, 1) (up to 3 logs and
+  4 exps). Headline rows (float64, 1 thread, every SIMD path of this CPU): each
+  input both with ``out=`` (preallocated outputs, the reference given
+  preallocated ones too) and without (fresh outputs on both sides, page faults
+  included), timed in interleaved pairs (ours, reference, alternating order);
+  the speed-up is the ratio of the two medians, the median of per-pair ratios
+  is in ``extra``.
   Thread scaling is measured in interleaved rounds of back-to-back calls (a
   block of calls per setting, its first call dropped: a training loop calls the
   kernel repeatedly, and on a VM an idle vCPU takes a while to wake), next to
@@ -24,6 +32,7 @@ against the kernels):
 from __future__ import annotations
 
 import multiprocessing
+import platform
 import statistics
 
 import numpy as np
@@ -35,12 +44,57 @@ from zenkai_np.fractional.schroeder import fracexp_schroeder, fracexp_schroeder_
 from ._harness import Result, gc_paused, interleaved_pairs, median_time, seconds_per_call
 
 
+_KINDS = {  # case label -> (x, n) from rng
+    "N(0,1)": lambda rng, m: (rng.standard_normal(m), rng.uniform(-0.5, 1.0, m)),
+    "U(-2.5,6) n~U(-.95,.95)": lambda rng, m: (rng.uniform(-2.5, 6, m),
+                                               rng.uniform(-0.95, 0.95, m)),
+    "U(-5,20)": lambda rng, m: (rng.uniform(-5, 20, m), rng.uniform(-0.5, 1.0, m)),
+}
+
+
 def _inputs(kind, size, dtype, rng):
-    if kind == "N(0,1)":
-        x, n = rng.standard_normal(size), rng.uniform(-0.5, 1.0, size)
-    else:
-        x, n = rng.uniform(-5, 20, size), rng.uniform(-0.5, 1.0, size)
+    x, n = _KINDS[kind](rng, size)
     return x.astype(dtype), n.astype(dtype)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; elsewhere what platform knows)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _headline_rows(size, pairs, rng):
+    """float64, 1 thread, every SIMD path: each input with out= and with fresh outputs."""
+    rows = []
+    ref = AbelNumpy(np.float64)
+    for kind in _KINDS:
+        x, n = _inputs(kind, size, np.float64, rng)
+        outs = tuple(np.empty(size) for _ in range(3))
+        bufs = tuple(np.empty(size) for _ in range(3))
+        for path in zk.supported_simd_paths():
+            for mode in ("out=", "fresh"):
+                if mode == "out=":
+                    ours = lambda: zk.fracexp_grad(x, n, out=outs, n_threads=1)  # noqa: E731
+                    theirs = lambda: ref.grad(x, n, *bufs)  # noqa: E731
+                else:  # both sides allocate their three outputs per call
+                    ours = lambda: zk.fracexp_grad(x, n, n_threads=1)  # noqa: E731
+                    theirs = lambda: ref.grad(x, n, *(np.empty(size) for _ in range(3)))  # noqa: E731
+                outputs = "preallocated" if mode == "out=" else "fresh"
+                with zk.use_simd_path(path), np.errstate(all="ignore"):
+                    t, t_ref, ratio = interleaved_pairs(ours, theirs, pairs=pairs, alternate=True)
+                rows.append(Result(
+                    kernel=f"fracexp_grad[abel] {mode}", case=f"{size} {kind}", dtype="float64",
+                    threads=1, simd=path, ours_ms=t * 1e3, ref_ms=t_ref * 1e3,
+                    ref_name=f"branch-free NumPy, chunked, {outputs} outputs, interleaved",
+                    throughput=f"{t / size * 1e9:.2f} ns/elem",
+                    extra={"median_pair_speedup": 1 / ratio, "cpu": cpu_model()}))
+    return rows
 
 
 _BLOCK = 5  # calls per block; the first of each block is dropped
@@ -103,11 +157,14 @@ def _scaling_rows(size, rounds, rng):
 
 
 def run_abel(*, quick: bool, threads: list) -> list:
-    """Abel rows: fracexp_grad against AbelNumpy, by dtype, input mix, thread count, path."""
+    """Abel rows: fracexp_grad against AbelNumpy, by input, out= or not, SIMD path, then
+    by dtype and thread count."""
     size = 200_000 if quick else 1_000_000
     repeat = 3 if quick else 7
     rng = np.random.default_rng(0)
-    rows = []
+    print(f"CPU {cpu_model()}; SIMD paths measured {', '.join(zk.supported_simd_paths())} "
+          f"(default {zk.simd_path()})", flush=True)
+    rows = _headline_rows(size, 3 if quick else 9, rng)
     kinds = ["N(0,1)"] if quick else ["N(0,1)", "U(-5,20)"]
     for dtype in (np.float64, np.float32):
         for kind in kinds:
@@ -118,6 +175,8 @@ def run_abel(*, quick: bool, threads: list) -> list:
                 t_ref = median_time(lambda: ref.grad(x, n, *bufs), repeat=repeat)
             outs = tuple(np.empty(size, dtype) for _ in range(3))  # reused, like the reference's
             for nt in threads:
+                if dtype == np.float64 and nt == 1:
+                    continue  # the headline rows above
                 t = median_time(lambda: zk.fracexp_grad(x, n, out=outs, n_threads=nt),
                                 repeat=repeat)
                 rows.append(Result(
@@ -135,21 +194,6 @@ def run_abel(*, quick: bool, threads: list) -> list:
                     ours_ms=t * 1e3, ref_ms=t_ref * 1e3,
                     ref_name="branch-free NumPy (value+grads)",
                     throughput=f"{t / size * 1e9:.2f} ns/elem"))
-    # Every SIMD path on the headline case.
-    x, n = _inputs("N(0,1)", size, np.float64, rng)
-    bufs = [np.empty(size) for _ in range(3)]
-    ref = AbelNumpy(np.float64)
-    with np.errstate(all="ignore"):
-        t_ref = median_time(lambda: ref.grad(x, n, *bufs), repeat=repeat)
-    outs = tuple(np.empty(size) for _ in range(3))
-    for path in zk.supported_simd_paths():
-        with zk.use_simd_path(path):
-            t = median_time(lambda: zk.fracexp_grad(x, n, out=outs, n_threads=1),
-                            repeat=repeat)
-        rows.append(Result(
-            kernel="fracexp_grad[abel] by path", case=f"{size} N(0,1)", dtype="float64",
-            threads=1, simd=path, ours_ms=t * 1e3, ref_ms=t_ref * 1e3,
-            ref_name="branch-free NumPy, chunked", throughput=f"{t / size * 1e9:.2f} ns/elem"))
     if 2 in threads:
         rows += _scaling_rows(size, 3 if quick else 15, rng)
     return rows
