@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._sequence_training import SequenceLearner
-from .synthesiser import sequence_context
+from .model import ACT_CODES
+from .synthesiser import LinearSynthesiser, sequence_context
 from .synthesiser_mlp import check_synthesiser
 
 __all__ = ["TruncatedBPTTRNN", "DNIRNN", "windows"]
@@ -35,15 +36,60 @@ def windows(T: int, n: int | None) -> list:
     return bounds
 
 
+def check_backend(backend):
+    if backend not in ("compiled", "numpy"):
+        raise ValueError(f"backend: expected 'compiled' or 'numpy', got {backend!r}")
+    return backend
+
+
 class TruncatedBPTTRNN(SequenceLearner):
-    """Full BPTT (``truncation=None``) or truncated BPTT(n) for a VanillaRNN."""
+    """Full BPTT (``truncation=None``) or truncated BPTT(n) for a VanillaRNN.
+
+    ``backend="compiled"`` runs the whole pass in one ``nogil`` call
+    (``_sequence.rnn_bptt_grads``) for the built-in MSE readout; ``"numpy"`` (and
+    other readouts or losses) the NumPy loops below.
+    """
 
     def __init__(self, model, *, truncation=None, lr_rnn=1e-3, lr_readout=1e-3,
-                 readout=None):
+                 readout=None, backend="compiled"):
         if truncation is not None:
             windows(max(int(truncation), 1) + 1, truncation)  # validates
         self.truncation = truncation
+        self.backend = check_backend(backend)
+        self._work = None
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, readout=readout)
+
+    def _compiled(self):
+        """Whether this pass can run compiled (built-in MSE readout, linear synthesiser)."""
+        synth = getattr(self, "synth", None)
+        return (self.backend == "compiled" and self.readout is None and self.loss == "mse"
+                and (synth is None or (type(synth) is LinearSynthesiser)))
+
+    def _pass_compiled(self, X, Y, mask):
+        from . import _sequence
+        model = self.model
+        p = model.params
+        B, T, _ = X.shape
+        H, O = model.n_hidden, model.n_out
+        size = _sequence.workspace_size(B, T, H, O)
+        if self._work is None or self._work.size < size:
+            self._work = np.empty(size, self.dtype)
+        synth = getattr(self, "synth", None)
+        sp = synth.params if synth is not None else {
+            "W": np.zeros((H, H), self.dtype), "b": np.zeros(H, self.dtype)}
+        g = {k: np.empty_like(v) for k, v in p.items()}
+        gs = {"W": np.empty((H, H), self.dtype), "b": np.empty(H, self.dtype)}
+        sse, n_targets = _sequence.rnn_bptt_grads(
+            np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
+            p["W_ih"], p["W_hh"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
+            ACT_CODES[model.activation],
+            0 if self.truncation is None else int(self.truncation), synth is not None,
+            bool(getattr(self, "sg_last_window", False)), float(getattr(self, "sg_weight", 0)),
+            g["W_ih"], g["W_hh"], g["b"], g["W_out"], g["b_out"], gs["W"], gs["b"], self._work)
+        if synth is not None:
+            g["synth_W"], g["synth_b"] = gs["W"], gs["b"]
+        mse = sse / (n_targets * B * O) if n_targets else float("nan")
+        return g, {"mse": float(mse)}
 
     def _forward(self, X, Y, mask, grads):
         model = self.model
@@ -76,6 +122,8 @@ class TruncatedBPTTRNN(SequenceLearner):
         return dh
 
     def _pass(self, X, Y, mask):
+        if self._compiled():
+            return self._pass_compiled(X, Y, mask)
         grads = self._zero_grads()
         hs, a, l, mse = self._forward(X, Y, mask, grads)
         zero = np.zeros_like(hs[0])
@@ -90,8 +138,11 @@ class DNIRNN(TruncatedBPTTRNN):
     uses_synthesiser = True
 
     def __init__(self, model, *, truncation=1, sg_weight=1.0, sg_last_window=True,
-                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, readout=None, synthesiser=None):
+                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, readout=None, synthesiser=None,
+                 backend="compiled"):
         self.synth = check_synthesiser(synthesiser, model.n_hidden, model.dtype, model.n_out)
+        self.backend = check_backend(backend)
+        self._work = None
         self.sg_weight = float(sg_weight)
         if not isinstance(sg_last_window, bool):
             raise TypeError(f"sg_last_window: expected a bool, got {type(sg_last_window).__name__}")
@@ -102,6 +153,8 @@ class DNIRNN(TruncatedBPTTRNN):
         self.truncation = int(truncation)
 
     def _pass(self, X, Y, mask):
+        if self._compiled():
+            return self._pass_compiled(X, Y, mask)
         grads = self._zero_grads()
         hs, a, l, mse = self._forward(X, Y, mask, grads)
         wins = windows(X.shape[1], self.truncation)

@@ -18,6 +18,8 @@ from ..framework.layers import Sigmoid
 __all__ = ["VanillaRNN", "ACTIVATIONS", "check_sequences"]
 
 ACTIVATIONS = ("identity", "tanh", "relu", "sigmoid")
+#: activation codes of the compiled sequence passes (``_sequence.pyx``)
+ACT_CODES = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
 _SIGMOID = Sigmoid()
 
 

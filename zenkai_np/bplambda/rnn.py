@@ -26,16 +26,13 @@ import numpy as np
 
 from .._threads import resolve_n_threads
 from ._sequence_training import SequenceLearner, set_synthesiser_options
-from .model import _act
+from .model import ACT_CODES, _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm, sequence_context
 from .synthesiser_mlp import DenseTrace, check_synthesiser
 from .traces import EligibilityTrace, raise_if_diverged
 from .unrolled import row_factor_vjp, unrolled_synth_grads
 
 __all__ = ["BPLambdaRNN"]
-
-#: activation codes of ``_sequence.pyx``
-RNN_ACT_CODES = {"identity": 0, "tanh": 1, "relu": 2, "sigmoid": 3}
 
 
 def dense_trace_sequence(learner, Hs, As, Delta):
@@ -168,7 +165,7 @@ class BPLambdaRNN(SequenceLearner):
         sse, n_targets, bad = _sequence.rnn_sequence_grads(
             np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
             p["W_ih"], p["W_hh"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
-            RNN_ACT_CODES[self.model.activation], self.gamma, self.gamma * self.lam,
+            ACT_CODES[self.model.activation], self.gamma, self.gamma * self.lam,
             self.sg_weight, 0.0 if self.clip is None else float(self.clip),
             g["W_ih"], g["W_hh"], g["b"], g["W_out"], g["b_out"], g["synth_W"],
             g["synth_b"], self._work)
