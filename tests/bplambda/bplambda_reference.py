@@ -75,3 +75,20 @@ def fd_window_grads(model, X, Y, mask, keys, wins, inject=None, eps=1e-6):
         return L
 
     return {key: central_differences(objective, model.params[key], eps) for key in keys}
+
+
+def lstm_sequence_quantities(model, X, Y, mask):
+    """Time-major states [h, c], immediate loss gradients [l^h, 0] and explicit Jacobians
+    of an LSTM (float64 loops, MSE readout)."""
+    B, T, _ = X.shape
+    H = model.n_hidden
+    h = c = np.zeros((B, H))
+    S, L, Js = [], [], []
+    p = model.params
+    for t in range(T):
+        h, c, cache = model.cell(X[:, t], h, c)
+        S.append(np.concatenate([h, c], axis=1))
+        Js.append(model.jacobian(cache))
+        e = (h @ p["W_out"] + p["b_out"] - Y[:, t]) / B * mask[t]
+        L.append(np.concatenate([e @ p["W_out"].T, np.zeros((B, H))], axis=1))
+    return np.array(S), np.array(L), np.array(Js)

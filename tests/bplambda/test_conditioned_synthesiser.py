@@ -7,7 +7,7 @@ from zenkai_np.bplambda import (BPLambdaLSTM, BPLambdaRNN, ConditionedSynthesise
                                 sequence_context)
 from zenkai_np.bplambda.lstm import LSTM
 
-from bplambda_reference import sequence_quantities
+from bplambda_reference import lstm_sequence_quantities, sequence_quantities
 
 
 def _batch(T=7, B=3, n_in=2, n_out=3, seed=0):
@@ -74,18 +74,8 @@ def test_lstm_forward_view_with_context(traces):
     synth = _conditioned(2 * H, 2, rng)
     L = BPLambdaLSTM(model, gamma=0.9, lam=0.5, clip=None, synthesiser=synth, traces=traces)
     grads, _ = L.gradients(X, Y, mask)
-    # sequence quantities of the LSTM with the explicit Jacobian
     B, T, _ = X.shape
-    h = c = np.zeros((B, H))
-    S, Ls, Js = [], [], []
-    p = model.params
-    for t in range(T):
-        h, c, cache = model.cell(X[:, t], h, c)
-        S.append(np.concatenate([h, c], axis=1))
-        Js.append(model.jacobian(cache))
-        e = (h @ p["W_out"] + p["b_out"] - Y[:, t]) / B * mask[t]
-        Ls.append(np.concatenate([e @ p["W_out"].T, np.zeros((B, H))], axis=1))
-    S, Ls, Js = np.array(S), np.array(Ls), np.array(Js)
+    S, Ls, Js = lstm_sequence_quantities(model, X, Y, mask)
     u = np.concatenate([S, np.broadcast_to(sequence_context(Y, mask), (T, B, 2))], axis=2)
     g = synth.predict(u)
     r = (lambda_targets(Ls, g, Js, 0.9, 0.5) - g)[:-1] / B

@@ -5,7 +5,7 @@ import pytest
 from zenkai_np.bplambda import future_gradients, lambda_targets
 from zenkai_np.bplambda.lstm import LSTM, BPLambdaLSTM
 
-from bplambda_reference import fd_grads
+from bplambda_reference import fd_grads, lstm_sequence_quantities
 
 
 def _setup(T=4, B=2, H=3, seed=0, dtype=np.float64):
@@ -16,19 +16,7 @@ def _setup(T=4, B=2, H=3, seed=0, dtype=np.float64):
     return model, X, Y, rng
 
 
-def _quantities(model, X, Y, mask):
-    B, T, _ = X.shape
-    H = model.n_hidden
-    h = c = np.zeros((B, H))
-    S, L, Js = [], [], []
-    p = model.params
-    for t in range(T):
-        h, c, cache = model.cell(X[:, t], h, c)
-        S.append(np.concatenate([h, c], axis=1))
-        Js.append(model.jacobian(cache))
-        e = (h @ p["W_out"] + p["b_out"] - Y[:, t]) / B * mask[t]
-        L.append(np.concatenate([e @ p["W_out"].T, np.zeros((B, H))], axis=1))
-    return np.array(S), np.array(L), np.array(Js)
+_quantities = lstm_sequence_quantities
 
 
 def test_jacobian_is_exact_including_output_gate_path():
