@@ -18,7 +18,7 @@ from .._threads import limit_blas_threads
 
 __all__ = ["Result", "median_time", "format_table", "cpu_steal", "calls_per_sample",
            "seconds_per_call", "gc_paused", "interleaved_times", "interleaved_pairs",
-           "limit_blas_threads"]
+           "limit_blas_threads", "thread_scaling"]
 
 
 @dataclass
@@ -129,6 +129,55 @@ def interleaved_pairs(fa, fb, *, pairs: int = 15, alternate: bool = False) -> tu
                 tb.append(seconds_per_call(fb))
     ratios = [a / b for a, b in zip(ta, tb)]
     return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
+
+
+_BLOCK = 5  # calls per block; the first of each block is dropped
+
+
+def _block(fn):
+    """Times of the last ``_BLOCK - 1`` of ``_BLOCK`` back-to-back calls."""
+    return [seconds_per_call(fn) for _ in range(_BLOCK)][1:]
+
+
+def _partner(call, barrier, conn, rounds):
+    """Child of the two-process ceiling: one block per round, in step with the parent."""
+    times = []
+    for _ in range(rounds):
+        barrier.wait()
+        times += _block(call)
+        barrier.wait()  # both blocks done: the parent's next solo blocks run alone
+    conn.send(times)
+    conn.close()
+
+
+def thread_scaling(one, two, child_call, rounds: int) -> tuple:
+    """(1-thread, 2-thread, two-process) median seconds per call, from interleaved rounds.
+
+    Each round times a block of ``one`` (1 thread), a block of ``two`` (2 threads), then
+    a block of ``one`` while a forked partner runs a block of ``child_call`` (the same
+    1-thread work on its own buffers) at the same moment; the two-process figure is the
+    slower side of each such pair: the machine's ceiling for two independent workers.
+    """
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2)
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_partner, args=(child_call, barrier, send, rounds))
+    child.start()
+    t1, t2, tpair = [], [], []
+    try:
+        with gc_paused():
+            for _ in range(rounds):
+                t1 += _block(one)
+                t2 += _block(two)
+                barrier.wait()
+                tpair += _block(one)
+                barrier.wait()
+            t_child = recv.recv()
+    finally:
+        child.join()
+    med = statistics.median
+    return med(t1), med(t2), med(max(a, b) for a, b in zip(tpair, t_child))
 
 
 def format_table(results: list[Result]) -> str:

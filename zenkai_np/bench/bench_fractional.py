@@ -31,9 +31,7 @@ against the kernels):
 """
 from __future__ import annotations
 
-import multiprocessing
 import platform
-import statistics
 
 import numpy as np
 
@@ -41,7 +39,7 @@ import zenkai_np as zk
 from zenkai_np.fractional._reference import AbelNumpy, SchroederNumpy
 from zenkai_np.fractional.schroeder import fracexp_schroeder, fracexp_schroeder_grad
 
-from ._harness import Result, gc_paused, interleaved_pairs, median_time, seconds_per_call
+from ._harness import (Result, interleaved_pairs, median_time, thread_scaling)
 
 
 _KINDS = {  # case label -> (x, n) from rng
@@ -97,55 +95,17 @@ def _headline_rows(size, pairs, rng):
     return rows
 
 
-_BLOCK = 5  # calls per block; the first of each block is dropped
-
-
-def _block(fn):
-    """Times of the last ``_BLOCK - 1`` of ``_BLOCK`` back-to-back calls."""
-    return [seconds_per_call(fn) for _ in range(_BLOCK)][1:]
-
-
-def _partner(call, barrier, conn, rounds):
-    """Child of the two-process ceiling: one block per round, in step with the parent."""
-    times = []
-    for _ in range(rounds):
-        barrier.wait()
-        times += _block(call)
-        barrier.wait()  # both blocks done: the parent's next solo blocks run alone
-    conn.send(times)
-    conn.close()
-
-
 def _scaling_rows(size, rounds, rng):
     """2-thread speed-up and the two-process ceiling, both from interleaved rounds."""
     x, n = _inputs("N(0,1)", size, np.float64, rng)
     outs = tuple(np.empty(size) for _ in range(3))
     one = lambda: zk.fracexp_grad(x, n, out=outs, n_threads=1)  # noqa: E731
     two = lambda: zk.fracexp_grad(x, n, out=outs, n_threads=2)  # noqa: E731
-    ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(2)
-    recv, send = ctx.Pipe(duplex=False)
     # The partner writes its own copy-on-write outputs: no shared cache lines.
     child_outs = tuple(np.empty(size) for _ in range(3))
     child_call = lambda: zk.fracexp_grad(x, n, out=child_outs, n_threads=1)  # noqa: E731
-    child = ctx.Process(target=_partner, args=(child_call, barrier, send, rounds))
-    child.start()
-    t1, t2, tpair = [], [], []
-    try:
-        with gc_paused():
-            for _ in range(rounds):
-                t1 += _block(one)
-                t2 += _block(two)
-                barrier.wait()
-                tpair += _block(one)
-                barrier.wait()
-            t_child = recv.recv()
-    finally:
-        child.join()
-    med = statistics.median
-    t1m, t2m = med(t1), med(t2)
-    # Two processes finish 2 * size elements per call pair.
-    t_pair = med(max(a, b) for a, b in zip(tpair, t_child)) / 2
+    t1m, t2m, t_pair = thread_scaling(one, two, child_call, rounds)
+    t_pair /= 2  # two processes finish 2 * size elements per call pair
     common = dict(case=f"{size} N(0,1)", dtype="float64", simd=zk.simd_path(),
                   ref_ms=t1m * 1e3, ref_name="same kernel, 1 thread (interleaved blocks)")
     return [

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..framework.init import glorot_uniform
-from ._harness import Result, interleaved_pairs, limit_blas_threads, seconds_per_call
+from ._harness import (Result, interleaved_pairs, limit_blas_threads, seconds_per_call,
+                       thread_scaling)
 
 N_TRAIN = 1437
 SIZES = (64, 256, 256, 10)
@@ -225,6 +226,45 @@ def measure_conv(pairs=11, reps=3):
     return float(np.median(a)), float(np.median(t)), ratio, torch_t[1]
 
 
+def population_rows(quick: bool) -> list:
+    """ES-style population losses, P = 64 members of a 64-10 ``Linear`` on a digits-sized
+    batch (N = 64), float32: the compiled kernel at 1 and 2 threads against each other
+    (interleaved pairs) and against the NumPy formulation."""
+    from ..framework.layers import Linear
+    from ..framework.population_kernel import population_losses, population_losses_of
+    rng = np.random.default_rng(0)
+    P, N = 64, 64
+    layer = Linear(64, 10, dtype=np.float32, rng=0)
+    pop = {"W": rng.standard_normal((P, 64, 10)).astype(np.float32),
+           "b": rng.standard_normal((P, 10)).astype(np.float32)}
+    x = rng.standard_normal((N, 64)).astype(np.float32)
+    t = rng.standard_normal((N, 10)).astype(np.float32)
+    one = lambda: population_losses_of(layer, x, pop, t, n_threads=1)  # noqa: E731
+    two = lambda: population_losses_of(layer, x, pop, t, n_threads=2)  # noqa: E731
+    numpy_ref = lambda: population_losses(layer.forward_population(x, pop), t)  # noqa: E731
+    reps = 20 if quick else 200
+
+    def block(fn):
+        return lambda: [fn() for _ in range(reps)]
+    with limit_blas_threads(1):
+        t1, t2, t_pair = thread_scaling(block(one), block(two), block(one),
+                                        5 if quick else 15)
+        tn, _, _ = interleaved_pairs(block(numpy_ref), block(one), pairs=5 if quick else 11)
+    case = f"P={P} 64-10 N={N}"
+    common = dict(case=case, dtype="float32", simd="n/a", ref_ms=t1 / reps * 1e3,
+                  ref_name="same kernel, 1 thread (interleaved blocks)")
+    return [Result(kernel="population_losses", case=case, dtype="float32", threads=1,
+                   simd="n/a", ours_ms=t1 / reps * 1e3, ref_ms=tn / reps * 1e3,
+                   ref_name="NumPy forward_population + einsum loss",
+                   throughput=f"{t1 / reps * 1e6:.0f} us/call"),
+            Result(kernel="population_losses 2-thread scaling", threads=2,
+                   ours_ms=t2 / reps * 1e3, throughput=f"{t2 / reps * 1e6:.0f} us/call",
+                   **common),
+            Result(kernel="machine ceiling: 2 procs x 1 thr", threads=2,
+                   ours_ms=t_pair / 2 / reps * 1e3,
+                   throughput=f"{t_pair / 2 / reps * 1e6:.0f} us/call", **common)]
+
+
 def run(*, quick: bool, threads: list[int]) -> list[Result]:
     """float32 (the figure of merit) and, unless quick, float64.
 
@@ -247,6 +287,7 @@ def run(*, quick: bool, threads: list[int]) -> list[Result]:
                        ref_ms=ref * 1e3, ref_name=name,
                        throughput=f"{ours * 1e3:.1f} ms/call",
                        extra={"ratio": ours / ref, "median_pair_ratio": ratio}))
+    rows += population_rows(quick)
     return rows
 
 
