@@ -107,15 +107,12 @@ def cython_modules():
                      nthreads=build_jobs() if build_jobs() > 1 else 0)
 
 
-# dlopen/dlsym of csrc/bindings/blas_loader.hpp live in libdl before glibc 2.34
-BLAS_LIBS = ["dl"] if sys.platform.startswith("linux") else []
-
 # Longest compile first (the parallel build starts them in this order).
 ext_modules = [
     extension("zenkai_np._fractional", ["csrc/bindings/_fractional.cpp"]),
     extension("zenkai_np._build_info", ["csrc/bindings/_build_info.cpp"]),
-    extension("zenkai_np._bplambda", ["csrc/bindings/_bplambda.cpp"], libraries=BLAS_LIBS),
-    extension("zenkai_np._moments", ["csrc/bindings/_moments.cpp"], libraries=BLAS_LIBS),
+    extension("zenkai_np._bplambda", ["csrc/bindings/_bplambda.cpp"]),
+    extension("zenkai_np._moments", ["csrc/bindings/_moments.cpp"]),
 ]
 
 ext_modules += cython_modules()

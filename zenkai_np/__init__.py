@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - depends on how the package was obtaine
     raise
 
 from ._config import show_config
+from ._blas_choice import kernel_blas, set_kernel_blas
 from ._simd import set_simd_path, simd_path, supported_simd_paths, use_simd_path
 from . import bplambda, fractional, framework, moments
 from .bplambda import BPLambdaLSTM, BPLambdaRNN
@@ -44,9 +45,11 @@ from .framework import (
     SignSymmetryLearner, Unflatten, alignment, angle_between)
 
 from ._simd import _apply_environment
+from ._blas_choice import _apply_environment as _apply_blas_environment
 
 _apply_environment()
-del _apply_environment
+_apply_blas_environment()
+del _apply_environment, _apply_blas_environment
 
 __all__ = [
     "__version__",
@@ -54,6 +57,7 @@ __all__ = [
     "bplambda", "fractional", "framework", "moments",
     # configuration
     "show_config", "set_simd_path", "simd_path", "supported_simd_paths", "use_simd_path",
+    "kernel_blas", "set_kernel_blas",
     # framework: machines, containers, training
     "LearningMachine", "State", "LMode", "Sequential", "Graph", "fit", "evaluate", "accuracy",
     "History",

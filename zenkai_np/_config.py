@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from . import _build_info
+from ._blas_choice import kernel_blas
 from ._simd import simd_path, supported_simd_paths
 from ._threads import in_forked_child
 
@@ -21,12 +22,6 @@ def _blas_info():
         return "unknown (install threadpoolctl to see BLAS threads)"
     return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "user_api")}
             for d in threadpool_info()]
-
-
-def _kernel_blas():
-    """The BLAS the compiled kernels call: 'numpy' (NumPy's bundled OpenBLAS) or 'scipy'."""
-    from . import _bplambda
-    return _bplambda.blas()
 
 
 def show_config(display: bool = False) -> dict:
@@ -47,7 +42,7 @@ def show_config(display: bool = False) -> dict:
         "simd_env_override": os.environ.get("ZENKAI_NP_SIMD") or None,
         "libmvec": bool(_build_info.have_libmvec),
         "blas": _blas_info(),
-        "kernel_blas": _kernel_blas(),
+        "kernel_blas": kernel_blas(),
         "blas_env_override": os.environ.get("ZENKAI_NP_BLAS") or None,
     }
     if display:

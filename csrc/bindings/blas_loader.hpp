@@ -1,29 +1,19 @@
-// Fill zk::blas::table<T>() at module import, from one of the two BLAS builds
-// every zenkai_np install has in memory:
+// Fill zk::blas::table<T>() from one of the two BLAS builds every zenkai_np
+// install has in memory:
 //
+//  * "scipy": SciPy's, through scipy.linalg.cython_blas.__pyx_capi__ — what
+//    load_blas() sets at module import;
 //  * "numpy": NumPy's bundled OpenBLAS (libscipy_openblas64_, ILP64, symbols
-//    scipy_?gemm_64_), found among the loaded libraries (Linux: dl_iterate_phdr)
-//    and called through LP64 adapters;
-//  * "scipy": SciPy's, through scipy.linalg.cython_blas.__pyx_capi__.
-//
-// The rule (README, "Benchmarks"): NumPy's when present — it is the newer build
-// in current wheels and faster at the kernels' shapes on the machines measured
-// (AVX2 Zen 3: float32 (30x30)@(30x9300) GEMM 61 vs 43 GFLOP/s, float64 syrk
-// of 2e5 x 100 85 vs 154 ms) — else SciPy's. ZENKAI_NP_BLAS=scipy|numpy
-// overrides it; set_blas(name) switches a module at run time (tests, benchmarks).
-// Call load_blas() once in PYBIND11_MODULE of every module that uses BLAS.
+//    scipy_?gemm_64_), called through LP64 adapters. zenkai_np/_blas_choice.py
+//    finds it (ctypes, the library NumPy has loaded) and hands the six entry
+//    points to _set_blas_ilp64 right after import (no dlopen here: glibc 2.34
+//    moved it to a symbol version manylinux_2_28 does not allow).
 #pragma once
 
 #include <pybind11/pybind11.h>
 
-#include <cstdlib>
-#include <cstring>
+#include <cstdint>
 #include <string>
-
-#if defined(__linux__)
-#include <dlfcn.h>
-#include <link.h>
-#endif
 
 #include "../common/blas.hpp"
 
@@ -88,36 +78,17 @@ struct Ilp64 {
   }
 };
 
-#if defined(__linux__)
-inline int find_numpy_openblas(struct dl_phdr_info* info, size_t, void* data) {
-  if (info->dlpi_name && std::strstr(info->dlpi_name, "libscipy_openblas64_")) {
-    *static_cast<std::string*>(data) = info->dlpi_name;
-    return 1;
-  }
-  return 0;
-}
-#endif
-
-// NumPy's bundled OpenBLAS, if this NumPy has one and it is loaded; else false.
-inline bool load_numpy_blas() {
-#if defined(__linux__)
-  pybind11::module_::import("numpy");  // loads its BLAS
-  std::string path;
-  dl_iterate_phdr(find_numpy_openblas, &path);
-  if (path.empty()) return false;
-  void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);  // already loaded: no new handle
-  if (!h) return false;
-  void* f[6] = {dlsym(h, "scipy_sgemm_64_"), dlsym(h, "scipy_ssyrk_64_"),
-                dlsym(h, "scipy_sgemv_64_"), dlsym(h, "scipy_dgemm_64_"),
-                dlsym(h, "scipy_dsyrk_64_"), dlsym(h, "scipy_dgemv_64_")};
-  for (void* p : f)
-    if (!p) return false;
-  Ilp64<float>::gemm() = reinterpret_cast<Ilp64<float>::gemm_t>(f[0]);
-  Ilp64<float>::syrk() = reinterpret_cast<Ilp64<float>::syrk_t>(f[1]);
-  Ilp64<float>::gemv() = reinterpret_cast<Ilp64<float>::gemv_t>(f[2]);
-  Ilp64<double>::gemm() = reinterpret_cast<Ilp64<double>::gemm_t>(f[3]);
-  Ilp64<double>::syrk() = reinterpret_cast<Ilp64<double>::syrk_t>(f[4]);
-  Ilp64<double>::gemv() = reinterpret_cast<Ilp64<double>::gemv_t>(f[5]);
+// NumPy's OpenBLAS: its ILP64 entry points as addresses (ValueError if any is 0).
+inline void set_ilp64_blas(std::uintptr_t sgemm, std::uintptr_t ssyrk, std::uintptr_t sgemv,
+                           std::uintptr_t dgemm, std::uintptr_t dsyrk, std::uintptr_t dgemv) {
+  if (!sgemm || !ssyrk || !sgemv || !dgemm || !dsyrk || !dgemv)
+    throw pybind11::value_error("_set_blas_ilp64: every entry point must be non-null");
+  Ilp64<float>::gemm() = reinterpret_cast<Ilp64<float>::gemm_t>(sgemm);
+  Ilp64<float>::syrk() = reinterpret_cast<Ilp64<float>::syrk_t>(ssyrk);
+  Ilp64<float>::gemv() = reinterpret_cast<Ilp64<float>::gemv_t>(sgemv);
+  Ilp64<double>::gemm() = reinterpret_cast<Ilp64<double>::gemm_t>(dgemm);
+  Ilp64<double>::syrk() = reinterpret_cast<Ilp64<double>::syrk_t>(dsyrk);
+  Ilp64<double>::gemv() = reinterpret_cast<Ilp64<double>::gemv_t>(dgemv);
   auto& s = table<float>();
   s.gemm = &Ilp64<float>::gemm_lp;
   s.syrk = &Ilp64<float>::syrk_lp;
@@ -126,10 +97,6 @@ inline bool load_numpy_blas() {
   d.gemm = &Ilp64<double>::gemm_lp;
   d.syrk = &Ilp64<double>::syrk_lp;
   d.gemv = &Ilp64<double>::gemv_lp;
-  return true;
-#else
-  return false;
-#endif
 }
 
 inline std::string& blas_provider() {
@@ -137,30 +104,25 @@ inline std::string& blas_provider() {
   return name;
 }
 
-// Select "numpy" or "scipy" (ValueError if unknown; "numpy" falls back to
-// SciPy's where NumPy has no bundled OpenBLAS). Returns the provider in use.
-inline std::string set_blas(const std::string& name) {
-  if (name != "numpy" && name != "scipy")
-    throw pybind11::value_error("blas: expected 'numpy' or 'scipy', got '" + name + "'");
-  if (name == "numpy" && load_numpy_blas()) {
-    blas_provider() = "numpy";
-  } else {
-    load_scipy_blas();
-    blas_provider() = "scipy";
-  }
-  return blas_provider();
-}
-
 inline void load_blas() {
-  const char* env = std::getenv("ZENKAI_NP_BLAS");
-  set_blas(env && *env ? std::string(env) : std::string("numpy"));
+  load_scipy_blas();
+  blas_provider() = "scipy";
 }
 
 inline void bind_blas_choice(pybind11::module_& m) {
   m.def("blas", [] { return blas_provider(); },
         "The BLAS this module calls: 'numpy' (NumPy's bundled OpenBLAS) or 'scipy'.");
-  m.def("set_blas", &set_blas, pybind11::arg("name"),
-        "Switch this module's BLAS ('numpy' or 'scipy'); returns the one in use.");
+  m.def("_set_blas_scipy", [] { load_blas(); }, "Call SciPy's BLAS (zenkai_np._blas_choice).");
+  m.def(
+      "_set_blas_ilp64",
+      [](std::uintptr_t sg, std::uintptr_t ss, std::uintptr_t sv, std::uintptr_t dg,
+         std::uintptr_t ds, std::uintptr_t dv) {
+        set_ilp64_blas(sg, ss, sv, dg, ds, dv);
+        blas_provider() = "numpy";
+      },
+      pybind11::arg("sgemm"), pybind11::arg("ssyrk"), pybind11::arg("sgemv"),
+      pybind11::arg("dgemm"), pybind11::arg("dsyrk"), pybind11::arg("dgemv"),
+      "Call NumPy's ILP64 OpenBLAS at these addresses (zenkai_np._blas_choice).");
 }
 
 }  // namespace blas

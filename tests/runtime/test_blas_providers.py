@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from zenkai_np import _bplambda, _moments
+from zenkai_np import _bplambda, _moments, kernel_blas, set_kernel_blas
 from zenkai_np.bplambda._reference import trace_step_numpy
 from zenkai_np.moments import hermite_contract
 from zenkai_np.moments._reference import numpy_gram_scaled
@@ -17,11 +17,11 @@ MODULES = (_bplambda, _moments)
 
 @pytest.fixture(params=["numpy", "scipy"])
 def provider(request):
-    before = [m.blas() for m in MODULES]
-    used = [m.set_blas(request.param) for m in MODULES]
-    yield used[0]
-    for m, name in zip(MODULES, before):
-        m.set_blas(name)
+    before = kernel_blas()
+    used = set_kernel_blas(request.param)
+    assert {m.blas() for m in MODULES} == {used}
+    yield used
+    set_kernel_blas(before)
 
 
 def test_default_is_numpys_where_numpy_bundles_openblas():
@@ -67,5 +67,8 @@ def test_environment_variable_and_bad_name(tmp_path):
                          env={**os.environ, "ZENKAI_NP_BLAS": "scipy"}, check=True,
                          timeout=120, cwd=tmp_path)
     assert out.stdout.split() == ["scipy", "scipy"]
-    with pytest.raises(ValueError, match="'numpy' or 'scipy'"):
-        _bplambda.set_blas("mkl")
+    with pytest.raises(ValueError, match="expected one of"):
+        set_kernel_blas("mkl")
+    with pytest.raises(ValueError, match="non-null"):
+        _bplambda._set_blas_ilp64(0, 0, 0, 0, 0, 0)
+    assert kernel_blas() in ("numpy", "scipy")
