@@ -10,8 +10,8 @@ shared), against
 * GEMMs ``W (S×S) @ X (S×N)`` of equal flops (the push plus the contraction),
   whose rate is the practical limit, on two BLAS builds: SciPy's ``?gemm``
   (OpenBLAS 0.3.30 here) and NumPy's ``matmul`` (NumPy's own OpenBLAS, 0.3.31
-  here). The kernel calls NumPy's where NumPy bundles one (``_bplambda.blas()``;
-  csrc/bindings/blas_loader.hpp), so the latter isolates the fusion overhead.
+  here). The kernel calls NumPy's where NumPy bundles one (``kernel_blas()``;
+  zenkai_np/_blas_choice.py), so the latter isolates the fusion overhead.
 
 The training step is one ``BPLambdaRNN.train_batch`` of the line-drawing task
 (linear RNN H = 30, batch 10, T = 10, float32). Ours: unrolled traces, the whole

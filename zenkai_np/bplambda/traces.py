@@ -22,7 +22,7 @@ the kernels propagate (they never raise on values). Learners check their
 updates and raise.
 
 Threads: results do not depend on ``n_threads``. The GEMMs run on NumPy's
-bundled OpenBLAS (else SciPy's; ``_bplambda.blas()``, ``ZENKAI_NP_BLAS``);
+bundled OpenBLAS (else SciPy's; ``zenkai_np.kernel_blas()``, ``ZENKAI_NP_BLAS``);
 limit BLAS threads around training loops (:func:`limit_blas_threads`) to avoid
 oversubscription with our OpenMP tiles.
 """
