@@ -77,3 +77,20 @@ def test_lstm_blocks_schema(quick):
                               else (level[0] + 1, level[1]))
             level = (N, R)
         assert (r["level_N"], r["level_R"]) == level
+
+
+def test_jobs_do_not_change_the_rows(quick, tmp_path):
+    """--jobs 2 (spawned worker processes) gives the --jobs 1 rows, in the same order."""
+    path = tmp_path / "jobs2.json"
+    main(["--quick", "--only", "seqdigits,copyrepeat", "--jobs", "2", "--json", str(path)],
+         log=lambda *a: None)
+    with open(path) as f:
+        two = json.load(f)
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    for name in ("seqdigits", "copyrepeat"):
+        assert strip(two[name]) == strip(quick[name]), name
+    assert two["settings"]["seqdigits"]["jobs"] == 2
+    with pytest.raises(SystemExit):
+        main(["--quick", "--jobs", "0"], log=lambda *a: None)
