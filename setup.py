@@ -94,8 +94,8 @@ def cython_extension(name, **kwargs):
     )
 
 
-CYTHON_MODULES = ["zenkai_np._blas", "zenkai_np.framework._fused",
-                  "zenkai_np.framework._population", "zenkai_np.bplambda._sequence"]
+CYTHON_MODULES = ["zenkai_np._blas", "zenkai_np.framework._population",
+                  "zenkai_np.bplambda._sequence"]
 CYTHON_DIRECTIVES = {"language_level": 3, "boundscheck": False, "wraparound": False,
                      "cdivision": True, "initializedcheck": False, "nonecheck": False}
 
@@ -113,6 +113,10 @@ ext_modules = [
     extension("zenkai_np._build_info", ["csrc/bindings/_build_info.cpp"]),
     extension("zenkai_np._bplambda", ["csrc/bindings/_bplambda.cpp"]),
     extension("zenkai_np._moments", ["csrc/bindings/_moments.cpp"]),
+    # No FMA contraction (GCC contracts by default in C++, even with -std=c++17):
+    # the framework's passes keep NumPy's roundings, bitwise (csrc/framework/dense.hpp).
+    extension("zenkai_np._framework", ["csrc/bindings/_framework.cpp"],
+              extra_compile_args=["-ffp-contract=off"]),
 ]
 
 ext_modules += cython_modules()

@@ -4,8 +4,8 @@
 # Copies the source tree (without build products) to a scratch directory, builds
 # the compiled modules there with -fsanitize=address,undefined -fno-omit-frame-pointer
 # -O1 (the in-place build of the checkout is not touched), and runs the kernel tests
-# (files marked with the pytest marker `kernel`) and the tests of the compiled Cython
-# modules (tests/framework/test_fused.py, test_population_kernel.py,
+# (files marked with the pytest marker `kernel`, tests/framework/test_fused.py among
+# them) and the tests of the compiled Cython modules (test_population_kernel.py,
 # tests/bplambda/test_unrolled.py, test_compiled_baselines.py) against that
 # build with libasan preloaded into the (uninstrumented) Python interpreter.
 # Exits non-zero on any sanitizer report or test failure.
@@ -95,7 +95,6 @@ cd "$tree"
 # compiled Cython modules (one code path each, so not marked `kernel`: CI need not
 # rerun them per SIMD path)
 mapfile -t files < <( (grep -rl --include='test_*.py' 'pytest.mark.kernel' tests;
-                       echo tests/framework/test_fused.py;
                        echo tests/framework/test_population_kernel.py;
                        echo tests/bplambda/test_unrolled.py;
                        echo tests/bplambda/test_compiled_baselines.py) | sort -u)

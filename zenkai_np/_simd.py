@@ -15,7 +15,7 @@ import os
 __all__ = ["simd_path", "set_simd_path", "supported_simd_paths", "use_simd_path"]
 
 # Every compiled module of the package; each exposes simd_level()/set_simd_level().
-COMPILED_MODULES = ("_build_info", "_fractional", "_bplambda", "_moments")
+COMPILED_MODULES = ("_build_info", "_fractional", "_bplambda", "_moments", "_framework")
 
 _PATHS = ("baseline", "v3", "v4")
 

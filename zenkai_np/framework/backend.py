@@ -1,9 +1,9 @@
 """Which formulation the framework's hot paths run: ``"compiled"`` or ``"numpy"``.
 
-``"compiled"`` (the default when the Cython extension is built) runs fused
+``"compiled"`` (the default when the extension is built) runs fused
 dense layers (``act(x @ W + b)`` and its VJP in one call each, see
 ``fusion.py``) and one-pass SGD/Adam updates (``optim.py``) from
-``zenkai_np.framework._fused``.  ``"numpy"`` runs the reference NumPy
+``zenkai_np._framework`` (``csrc/framework/dense.hpp``).  ``"numpy"`` runs the reference NumPy
 formulation of ``layers.py`` / ``optim.py``.  The switch is global and read at
 call time::
 
@@ -19,11 +19,11 @@ __all__ = ["get_backend", "set_backend", "use_backend", "BACKENDS"]
 BACKENDS = ("compiled", "numpy")
 
 try:
-    from . import _fused
+    from .. import _framework as _compiled
 except ImportError:  # pragma: no cover (source tree without a build)
-    _fused = None
+    _compiled = None
 
-_current = "compiled" if _fused is not None else "numpy"
+_current = "compiled" if _compiled is not None else "numpy"
 
 
 def get_backend() -> str:
@@ -36,9 +36,9 @@ def set_backend(name: str) -> None:
     global _current
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
-    if name == "compiled" and _fused is None:
-        raise ValueError("backend 'compiled' is not available: the Cython extension "
-                         "zenkai_np.framework._fused is not built")
+    if name == "compiled" and _compiled is None:
+        raise ValueError("backend 'compiled' is not available: the extension "
+                         "zenkai_np._framework is not built")
     _current = name
 
 
@@ -55,4 +55,4 @@ def use_backend(name: str):
 
 def fused_module():
     """The compiled module when the compiled backend is selected, else None."""
-    return _fused if _current == "compiled" else None
+    return _compiled if _current == "compiled" else None

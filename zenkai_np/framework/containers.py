@@ -172,6 +172,7 @@ class Sequential(_Container):
             state._xs = [None] * (n + 1)
             state._deferred = []
         xs = state._xs
+        state._plan = fused           # the walk after this forward reuses it
         if fused:
             x = self._forward_fused(x, state, fused)
         else:
@@ -228,7 +229,11 @@ class Sequential(_Container):
         deferred = state._deferred
         machines = self.machines
         default = LMode.DEFAULT
-        fused = fusion.plan(machines) if g is not None else None
+        fused = None
+        if g is not None:
+            fused = state.__dict__.get("_plan", False)
+            if fused is False:
+                fused = fusion.plan(machines)
         ends = {j: i for i, j in fused.items()} if fused else {}
         i = len(machines)
         while i > 0:

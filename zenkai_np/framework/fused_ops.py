@@ -1,9 +1,12 @@
 """Compiled elementwise passes around a dense layer's GEMM (compiled backend).
 
 The learner-agnostic half of the fusion (``fusion.py`` decides which machines
-form a segment): :func:`dense_forward` runs ``a = x @ W`` on NumPy's BLAS and
-bias + activation in one compiled pass; :func:`dfa_forward` / :func:`dfa_delta`
-do the same for a ``DFALearner`` over a ``Linear``.  Each returns ``None`` to
+form a segment): :func:`dense_forward` runs ``a = x @ W`` (the kernels' BLAS,
+``zenkai_np.kernel_blas()``: NumPy's own OpenBLAS where NumPy bundles one), bias
+and activation in one compiled call; :func:`dfa_forward` / :func:`dfa_delta` do
+the same for a ``DFALearner`` over a ``Linear``.  tanh and sigmoid are the
+kernel's SIMD tanh (a few ulp from NumPy's, see ``csrc/framework/dense_body.inc``);
+every other pass is bitwise NumPy's arithmetic.  Each returns ``None`` to
 fall back to the unfused NumPy path (backend ``"numpy"``, a non-dense layer, a
 buffer that is not C-contiguous, a dtype that differs).  Validation happens
 here, in Python, before the ``nogil`` kernels run.
@@ -59,16 +62,10 @@ def dense_forward(layer, act_layer, x):
         return None
     code = 0 if act_layer is None else activation_code(act_layer)
     W = layer.params["W"]
-    a = np.matmul(x, W)               # NumPy's BLAS (see module doc)
-    y = a if code in (0, 1) else np.empty_like(a)
-    b = layer.params.get("b")
-    if b is not None or code > 1:
-        F.bias_act(a, b, y, code, 0.0 if act_layer is None else activation_slope(act_layer))
-    if code == 1:
-        y = np.tanh(a)                # NumPy's SIMD tanh (see _fused.pyx)
-    elif code == 2:
-        np.tanh(y, out=y)
-        F.sigmoid_finish(y)
+    a = np.empty((x.shape[0], W.shape[1]), W.dtype)
+    y = a if code == 0 else np.empty_like(a)
+    F.dense_forward(x, W, layer.params.get("b"), a, y, code,
+                    0.0 if act_layer is None else activation_slope(act_layer))
     return x, a, y
 
 

@@ -6,19 +6,20 @@ default learning mode, optionally followed by a plain ``GradLearner`` over an
 ``Identity``/``Tanh``/``Sigmoid``/``ReLU``/``LeakyReLU``.  For a segment it
 runs
 
-* forward: ``a = x @ W`` (GEMM), then bias and activation in one compiled
-  pass over the GEMM output (:func:`dense_forward`); the states keep ``a``
-  (the Linear's output) and ``y`` exactly as the unfused walk records them, so
-  any other code path can still use them;
-* backward (gradient channel): ``gz = gy * act'(a)`` in one compiled pass,
-  ``dW = x^T gz``, ``db = sum(gz)``, ``gx = gz @ M^T`` (``M = W``, or ``B``
-  for FA), then the learner's optimizer step (one fused pass per parameter) --
-  :func:`dense_backward`.
+* forward: ``a = x @ W`` (GEMM), bias and activation in one compiled call
+  (:func:`dense_forward`); the states keep ``a`` (the Linear's output) and
+  ``y`` exactly as the unfused walk records them, so any other code path can
+  still use them;
+* backward (gradient channel): ``gz = gy * act'(a)``, ``dW = x^T gz``,
+  ``db = sum(gz)``, ``gx = gz @ M^T`` (``M = W``, or ``B`` for FA) in one
+  compiled call, then the learner's optimizer step (one fused pass per
+  parameter) -- :func:`dense_backward`.
 
-The GEMMs run on NumPy's BLAS (``np.matmul(..., out=)``), not SciPy's: on this
-machine NumPy's OpenBLAS 0.3.31 executes 0.84 M instructions for the
-64x256 @ 256x256 float32 GEMM, SciPy's 0.3.30 1.22 M (callgrind), and using the
-same BLAS as the NumPy formulation keeps the two backends bitwise equal.
+The GEMMs run on the kernels' BLAS (``zenkai_np.kernel_blas()``), which is
+NumPy's own OpenBLAS where NumPy bundles one -- the library ``np.matmul``
+calls, so the GEMMs are NumPy's (on this machine NumPy's OpenBLAS 0.3.31
+executes 0.84 M instructions for the 64x256 @ 256x256 float32 GEMM, SciPy's
+0.3.30 1.22 M, callgrind).
 
 ``DFALearner`` (a Linear and its activation in one machine) uses
 ``fused_ops.dfa_forward`` / ``fused_ops.dfa_delta``.  Everything here falls back to the
@@ -87,23 +88,18 @@ def dense_backward(lm, act_layer, x, a, y, gy, need_x):
         return NotImplemented
     W = layer.params["W"]
     M = W if type(lm) is GradLearner else lm.B
-    if not W.flags.c_contiguous:
+    bufs = lm._bufs
+    gW, gb = bufs["W"], bufs.get("b")
+    if not (W.flags.c_contiguous and M.flags.c_contiguous and M.dtype == a.dtype
+            and gW.flags.c_contiguous and (gb is None or gb.flags.c_contiguous)):
         return NotImplemented
     code = 0 if act_layer is None else activation_code(act_layer)
-    bufs = lm._bufs
-    gz = gy
-    if code:
-        gz = np.empty_like(gy)
-        F.act_grad(gy, a, y, gz, code, activation_slope(act_layer))
-    np.matmul(x.T, gz, out=bufs["W"])
-    gb = bufs.get("b")
-    if gb is not None:
-        np.add.reduce(gz, 0, None, gb)
-    gx = None
-    if need_x:
-        gx = np.matmul(gz, M.T)
-        if lm.x_lr != 1.0:
-            gx *= lm.x_lr
+    gz = np.empty_like(gy) if code else None
+    gx = np.empty(x.shape, x.dtype) if need_x else None
+    F.dense_backward(x, a, y, gy, M, gz, gW, gb, gx, code,
+                     0.0 if act_layer is None else activation_slope(act_layer))
+    if gx is not None and lm.x_lr != 1.0:
+        gx *= lm.x_lr
     lm.grads = bufs
     lm.optimizer.step(bufs, consume=not lm.keep_grads)
     lm._n_acc = 0

@@ -21,14 +21,12 @@ from .backend import fused_module
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
-def _flat(p, g, bufs):
-    """1-D views for the fused kernels, or None (fall back to NumPy): same dtype,
-    shape, C-contiguous, non-empty, writable parameter and buffers."""
-    if (type(g) is not np.ndarray or g.dtype != p.dtype or g.shape != p.shape
-            or not (p.flags.c_contiguous and g.flags.c_contiguous) or p.size == 0
-            or not p.flags.writeable):
-        return None
-    return [p.reshape(-1), g.reshape(-1)] + [b.reshape(-1) for b in bufs]
+def _fusable(p, g):
+    """The compiled pass can take ``p`` and ``g`` as they are: same dtype and shape,
+    C-contiguous, non-empty, ``p`` writable (its buffers are ``zeros_like(p)``)."""
+    return (type(g) is np.ndarray and g.dtype == p.dtype and g.shape == p.shape
+            and p.flags.c_contiguous and g.flags.c_contiguous and p.size != 0
+            and p.flags.writeable)
 
 
 class Optimizer:
@@ -167,15 +165,14 @@ class SGD(Optimizer):
 
     def step(self, grads, consume=False):
         self.t = t = self.t + 1
+        F = fused_module()
         for name, p, group, bufs, scratch in self._items:
             g = grads.get(name)
             if g is None:
                 continue
-            F = fused_module()
-            flat = None if F is None else _flat(p, g, (bufs["momentum_buffer"],))
-            if flat is not None:        # one compiled pass, same arithmetic
-                F.sgd_step(*flat, group["lr"], group["momentum"], group["weight_decay"],
-                           bool(group["nesterov"]))
+            if F is not None and _fusable(p, g):    # one compiled pass, same arithmetic
+                F.sgd_step(p, g, bufs["momentum_buffer"], group["lr"], group["momentum"],
+                           group["weight_decay"], bool(group["nesterov"]))
             elif group["momentum"] or group["weight_decay"]:
                 self._update(p, g, group, bufs, scratch, t)
             else:                       # plain SGD, inlined: p -= lr * g
@@ -210,13 +207,21 @@ class Adam(Optimizer):
     _hyper = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
     _buffers = ("m", "v")
 
+    def step(self, grads, consume=False):
+        self.t = t = self.t + 1
+        F = fused_module()
+        for name, p, group, bufs, scratch in self._items:
+            g = grads.get(name)
+            if g is None:
+                continue
+            if F is not None and _fusable(p, g):    # one compiled pass, same arithmetic
+                F.adam_step(p, g, bufs["m"], bufs["v"], group["lr"], group["beta1"],
+                            group["beta2"], group["eps"], group["weight_decay"], t)
+            else:
+                self._update(p, g, group, bufs, scratch, t)
+
     def _update(self, p, g, group, bufs, scratch, t):
         lr, b1, b2, eps = group["lr"], group["beta1"], group["beta2"], group["eps"]
-        F = fused_module()
-        flat = None if F is None else _flat(p, g, (bufs["m"], bufs["v"]))
-        if flat is not None:            # one compiled pass, same arithmetic
-            F.adam_step(*flat, lr, b1, b2, eps, group["weight_decay"], t)
-            return
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         m, v = bufs["m"], bufs["v"]
