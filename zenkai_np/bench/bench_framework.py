@@ -1,10 +1,17 @@
-"""Benchmark: backprop through the framework vs hand-written NumPy backprop,
+"""Benchmark: training epochs through the framework vs hand-written NumPy loops,
 and ``Conv2d`` forward + both VJPs vs PyTorch.
 
-Network 64-256-256-10 (tanh, softmax cross-entropy), batch 64, plain SGD,
-float32, one epoch over 1437 samples (the digits training split size), one BLAS
-thread.  Both sides shuffle the same way and compute the same loss value per
-batch, so the ratio measures the framework's overhead.
+Network 64-256-256-10 (tanh, softmax cross-entropy), batch 64, float32 (and
+float64), one epoch over 1437 samples (the digits training split size), one
+BLAS thread.  Rules: backprop (``GradLearner``), feedback alignment
+(``FALearner``) and direct feedback alignment (``DFALearner`` hidden blocks,
+backprop readout), each with Adam(1e-3) -- the setting of the issue's target --
+and backprop with plain SGD(0.05), where a hand-written loop has the least
+overhead of its own.  The hand-written loops use the same initial weights, the
+same feedback matrices, the same shuffles and the same Adam arithmetic
+(NumPy's in-place ufunc passes, ``optim.Adam``'s NumPy formulation), and compute
+the same loss per batch, so the ratio measures the framework against plain
+NumPy code doing the same work.
 
 Conv: two chained 3x3 convolutions 1->16->32 (padding 1) on a synthetic batch
 of 64 28x28 images, float32, one thread: forward, then ``dL/dW, dL/db`` of
@@ -13,7 +20,8 @@ and ``backward`` with the same output gradient).  PyTorch runs in-process when
 importable, else in a worker subprocess of ``$ZENKAI_TORCH_PYTHON`` (default
 ``/work/venv-torch/bin/python``) fed one timing request at a time, so both
 sides are timed alternately in the same run.  Without PyTorch the row reports
-ours only.
+ours only.  ``benchmarks/peer_framework.py`` times the MLP epoch against PyTorch
+and Zenkai 0.0.9.
 """
 from __future__ import annotations
 
@@ -27,7 +35,11 @@ from ._harness import (Result, interleaved_pairs, limit_blas_threads, seconds_pe
 N_TRAIN = 1437
 SIZES = (64, 256, 256, 10)
 BATCH = 64
-LR = 0.05
+SGD_LR = 0.05
+ADAM_LR = 1e-3
+RULES = ("bp", "fa", "dfa")
+#: (rule, optimizer) rows of the epoch benchmark
+CASES = (("bp", "adam"), ("fa", "adam"), ("dfa", "adam"), ("bp", "sgd"))
 
 
 def _data(dtype, seed=0):
@@ -37,32 +49,77 @@ def _data(dtype, seed=0):
     return x, y
 
 
-def make_framework_net(dtype=np.float32, seed=0, lr=LR):
+def make_framework_net(dtype=np.float32, seed=0, rule="bp", optimizer="adam"):
+    """The network of the benchmark, trained by ``rule`` with ``optimizer``."""
     import zenkai_np as zk
+
+    def opt():
+        return zk.Adam(lr=ADAM_LR) if optimizer == "adam" else zk.SGD(lr=SGD_LR)
+    lins = [zk.Linear(SIZES[i], SIZES[i + 1], dtype=dtype, rng=seed + i) for i in range(3)]
+    if rule == "dfa":
+        return zk.Sequential(
+            *[zk.DFALearner(lins[i], zk.Tanh(), n_error=SIZES[-1], optimizer=opt(),
+                            rng=seed + 10 + i) for i in range(2)],
+            zk.GradLearner(lins[2], opt()))
     ms = []
-    for i in range(3):
-        ms.append(zk.GradLearner(zk.Linear(SIZES[i], SIZES[i + 1], dtype=dtype,
-                                           rng=seed + i), zk.SGD(lr=lr)))
+    for i, lin in enumerate(lins):
+        ms.append(zk.FALearner(lin, opt(), rng=seed + 10 + i) if rule == "fa"
+                  else zk.GradLearner(lin, opt()))
         if i < 2:
             ms.append(zk.GradLearner(zk.Tanh()))
     return zk.Sequential(*ms)
 
 
-class HandWritten:
-    """Plain NumPy backprop of the same network (the reference)."""
+class NumpyAdam:
+    """Adam as a NumPy user writes it: in-place ufunc passes through one scratch
+    buffer per parameter (the arithmetic of ``optim.Adam``'s NumPy formulation)."""
 
-    def __init__(self, dtype=np.float32, seed=0, lr=LR):
-        self.lr = lr
+    def __init__(self, params, lr=ADAM_LR, b1=0.9, b2=0.999, eps=1e-8):
+        self.params, self.lr, self.b1, self.b2, self.eps, self.t = params, lr, b1, b2, eps, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.s = [np.empty_like(p) for p in params]
+
+    def step(self, grads):
+        self.t += 1
+        b1, b2 = self.b1, self.b2
+        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        for p, g, m, v, s in zip(self.params, grads, self.m, self.v, self.s):
+            m *= b1
+            np.multiply(g, 1 - b1, out=s)
+            m += s
+            v *= b2
+            np.multiply(g, g, out=s)
+            s *= 1 - b2
+            v += s
+            np.multiply(v, 1.0 / c2, out=s)
+            np.sqrt(s, out=s)
+            s += self.eps
+            np.divide(m, s, out=s)
+            s *= self.lr / c1
+            p -= s
+
+
+class HandWritten:
+    """Plain NumPy training loop of the same network and rule (the reference).
+
+    ``feedback``: the fixed random matrices of FA (``B_l``, the shape of ``W_l``) or
+    DFA (``B_l``, shape ``(10, n_out)``), taken from the framework's learners.
+    """
+
+    def __init__(self, dtype=np.float32, seed=0, rule="bp", optimizer="adam", feedback=None):
+        self.rule, self.optimizer = rule, optimizer
         self.Ws, self.bs = [], []
         for i in range(3):
             rng = np.random.default_rng(seed + i)   # the same draw as zk.Linear(rng=seed + i)
             self.Ws.append(glorot_uniform(rng, (SIZES[i], SIZES[i + 1]), dtype))
             self.bs.append(np.zeros(SIZES[i + 1], dtype))
+        self.Bs = [np.array(B) for B in feedback] if feedback is not None else None
+        self.adam = NumpyAdam(self.Ws + self.bs) if optimizer == "adam" else None
 
     def batch(self, x, labels):
         W1, W2, W3 = self.Ws
         b1, b2, b3 = self.bs
-        lr = self.lr
         h1 = np.tanh(x @ W1 + b1)
         h2 = np.tanh(h1 @ W2 + b2)
         z = h2 @ W3 + b3
@@ -76,14 +133,24 @@ class HandWritten:
         e[rows, labels] -= 1
         e *= 1.0 / n
         d3 = e
-        d2 = (d3 @ W3.T) * (1 - h2 * h2)
-        d1 = (d2 @ W2.T) * (1 - h1 * h1)
-        W3 -= lr * (h2.T @ d3)
-        b3 -= lr * d3.sum(axis=0)
-        W2 -= lr * (h1.T @ d2)
-        b2 -= lr * d2.sum(axis=0)
-        W1 -= lr * (x.T @ d1)
-        b1 -= lr * d1.sum(axis=0)
+        if self.rule == "bp":
+            d2 = (d3 @ W3.T) * (1 - h2 * h2)
+            d1 = (d2 @ W2.T) * (1 - h1 * h1)
+        elif self.rule == "fa":
+            B1, B2, B3 = self.Bs
+            d2 = (d3 @ B3.T) * (1 - h2 * h2)
+            d1 = (d2 @ B2.T) * (1 - h1 * h1)
+        else:                                   # dfa: the output error straight to each layer
+            B1, B2 = self.Bs
+            d2 = (e @ B2) * (1 - h2 * h2)
+            d1 = (e @ B1) * (1 - h1 * h1)
+        grads = [x.T @ d1, h1.T @ d2, h2.T @ d3, d1.sum(axis=0), d2.sum(axis=0),
+                 d3.sum(axis=0)]
+        if self.adam is not None:
+            self.adam.step(grads)
+        else:
+            for p, g in zip(self.Ws + self.bs, grads):
+                p -= SGD_LR * g
         return loss
 
     def epoch(self, x, y, rng):
@@ -95,8 +162,17 @@ class HandWritten:
         return total
 
 
-def measure(dtype=np.float32, pairs=31, epochs_per_sample=2):
-    """(framework s/epoch, hand-written s/epoch, median of the per-pair ratios).
+def feedback_of(net, rule):
+    """The fixed feedback matrices of a framework net (None for backprop)."""
+    if rule == "fa":
+        return [m.B for m in net.machines if hasattr(m, "B")]
+    if rule == "dfa":
+        return [m.B for m in net.machines[:2]]
+    return None
+
+
+def measure(dtype=np.float32, pairs=31, epochs_per_sample=2, rule="bp", optimizer="adam"):
+    """(framework s/epoch, hand-written s/epoch, median of the per-pair ratios ours/theirs).
 
     The two are timed alternately, ``epochs_per_sample`` epochs at a time, so
     both see the same load on a shared machine; medians resist the outliers.
@@ -104,8 +180,8 @@ def measure(dtype=np.float32, pairs=31, epochs_per_sample=2):
 
     import zenkai_np as zk
     x, y = _data(dtype)
-    net = make_framework_net(dtype)
-    ref = HandWritten(dtype)
+    net = make_framework_net(dtype, rule=rule, optimizer=optimizer)
+    ref = HandWritten(dtype, rule=rule, optimizer=optimizer, feedback=feedback_of(net, rule))
     loss = zk.CrossEntropyLoss()
     rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
 
@@ -273,14 +349,18 @@ def run(*, quick: bool, threads: list[int]) -> list[Result]:
     """
     rows = []
     for dtype in ((np.float32,) if quick else (np.float32, np.float64)):
-        ours, ref, ratio = measure(dtype, pairs=11 if quick else 41)
-        rows.append(Result(kernel="framework_bp_epoch", case="64-256-256-10 b64",
-                           dtype=np.dtype(dtype).name, threads=1, simd="n/a",
-                           ours_ms=ours * 1e3, ref_ms=ref * 1e3,
-                           ref_name="hand-written NumPy backprop",
-                           throughput=f"{ours * 1e3:.2f} ms/epoch",
-                           extra={"ratio": ours / ref, "median_pair_ratio": ratio,
-                                  "n_train": N_TRAIN, "batch": BATCH}))
+        for rule, optimizer in CASES:
+            ours, ref, ratio = measure(dtype, pairs=11 if quick else 41, rule=rule,
+                                       optimizer=optimizer)
+            rows.append(Result(kernel=f"framework_{rule}_epoch", case=f"64-256-256-10 b64 "
+                               f"{'Adam' if optimizer == 'adam' else 'SGD'}",
+                               dtype=np.dtype(dtype).name, threads=1, simd="n/a",
+                               ours_ms=ours * 1e3, ref_ms=ref * 1e3,
+                               ref_name=f"hand-written NumPy {rule}, same optimizer",
+                               throughput=f"{ours * 1e3:.2f} ms/epoch = {ours / ref:.2f}x time",
+                               extra={"ratio": ours / ref, "median_pair_ratio": ratio,
+                                      "rule": rule, "optimizer": optimizer,
+                                      "n_train": N_TRAIN, "batch": BATCH}))
     ours, ref, ratio, name = measure_conv(pairs=5 if quick else 15)
     rows.append(Result(kernel="conv2d_fwd_bwd", case="b64 1->16->32 3x3 28x28 pad 1",
                        dtype="float32", threads=1, simd="n/a (BLAS)", ours_ms=ours * 1e3,
