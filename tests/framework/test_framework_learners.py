@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import zenkai_np as zk
+from zenkai_np.framework.backend import use_backend
 from zenkai_np.framework.state import State
 
 
@@ -432,3 +433,37 @@ def test_sklearn_learner_composes_with_hill_climbing_input_targets():
     before = ((sk.forward(st._xs[1]) - t) ** 2).sum(1)
     after = ((sk.forward(xt) - t) ** 2).sum(1)
     assert np.all(after <= before + 1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "compiled"])
+@pytest.mark.parametrize("lmode", ["default", "deferred"])
+def test_walk_skips_input_targets_nobody_reads(lmode, backend):
+    """DFA ignores the signal from its successor, so the walk does not compute it
+    (a GEMM per hidden block); the updates are those of the full walk."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((16, 4))
+    labels = rng.integers(0, 3, 16)
+    mode = zk.LMode.DEFAULT if lmode == "default" else zk.LMode.DEFERRED
+    nets, calls = [], []
+    for skip in (True, False):
+        net = zk.Sequential(
+            zk.DFALearner(zk.Linear(4, 8, rng=0), zk.Tanh(), n_error=3, rng=1,
+                          optimizer=zk.SGD(lr=0.1), lmode=mode),
+            zk.DFALearner(zk.Linear(8, 8, rng=2), zk.Tanh(), n_error=3, rng=3,
+                          optimizer=zk.SGD(lr=0.1), lmode=mode),
+            zk.GradLearner(zk.Linear(8, 3, rng=4), zk.SGD(lr=0.1)))
+        count = []
+        def counted(f, c=count):
+            return lambda *a, **k: (c.append(1), f(*a, **k))[1]
+        for m in net.machines:
+            m.uses_output_signal = m.uses_output_signal if skip else True
+            m.grad_x = counted(m.grad_x)
+        net.machines[2].layer.vjp_x = counted(net.machines[2].layer.vjp_x)
+        with use_backend(backend):
+            net.learn(x, labels, loss=zk.CrossEntropyLoss())
+        nets.append(net)
+        calls.append(len(count))
+    if backend == "numpy":          # (the compiled readout computes its gx inside a kernel)
+        assert calls == [0, 2]      # both input gradients are unused: skipped, else 2
+    for (k, a), b in zip(nets[0].parameters().items(), nets[1].parameters().values()):
+        np.testing.assert_array_equal(a, b, err_msg=k)

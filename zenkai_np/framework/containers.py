@@ -240,19 +240,23 @@ class Sequential(_Container):
             i -= 1
             first = ends.get(i)
             if first is not None and g is not None:
-                gx = self._backward_fused(first, i, g, state, bool(first or need_x))
+                gx = self._backward_fused(first, i, g, state,
+                                          machines[first - 1].uses_output_signal
+                                          if first else need_x)
                 if gx is not NotImplemented:
                     g, i = gx, first
                     continue
             m = machines[i]
             s = subs[i]
             xi = xs[i]
-            if g is not None and m.accepts_grad and m.lmode == default:
+            # the input target (gradient) only when the machine before reads it
+            need = machines[i - 1].uses_output_signal if i else need_x
+            if m.accepts_grad and m.lmode == default and (
+                    g is not None or (t is None and not m.uses_output_signal)):
                 # fast path of run_machine: gradient channel, default mode
-                g = m._default_backward(xi, g, s, i or need_x)
+                g = m._default_backward(xi, g, s, need)
                 continue
-            t, g = run_machine(m, xi, t, s, need_x=need_x or i > 0, g=g,
-                               deferred=deferred)
+            t, g = run_machine(m, xi, t, s, need_x=need, g=g, deferred=deferred)
         if need_x:
             # keep whichever form the walk produced; the other is derived lazily
             state._x_target, state._x_grad = t, g

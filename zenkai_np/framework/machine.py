@@ -27,6 +27,10 @@ class LearningMachine:
     #: True when the machine implements the gradient channel
     #: (``accumulate_grad(x, gy, state)`` and ``grad_x(x, gy, state)``).
     accepts_grad = False
+    #: False when ``accumulate``/``step`` ignore the target or gradient handed to the
+    #: machine (e.g. DFA reads the global error instead): containers then skip
+    #: computing it, i.e. the successor's input target, and pass None.
+    uses_output_signal = True
     #: number of input/output features when known (containers check them)
     n_in = None
     n_out = None

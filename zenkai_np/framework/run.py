@@ -18,14 +18,14 @@ def run_machine(m, x, t, state, need_x=True, g=None, deferred=None):
     leaving the caller to step).
     """
     if m.accepts_grad:
-        if g is None:
+        if g is None and t is not None:     # both None: m ignores its output signal
             g = state.y - t
         m.accumulate_grad(x, g, state)
 
         def input_signal():
             return m.grad_x(x, g, state)
     else:
-        if t is None:
+        if t is None and g is not None:
             t = state.y - g
         m.accumulate(x, t, state)
 

@@ -138,6 +138,8 @@ class DFALearner(GradLearner):
     (that is DFA); its own input target lets non-DFA machines below it learn.
     """
 
+    uses_output_signal = False
+
     def __init__(self, layer, activation=None, *, n_error, optimizer=None, B=None,
                  feedback_scale=1.0, rng=None, input_shape=None, x_feedback="W",
                  **kwargs):
