@@ -1,0 +1,342 @@
+"""One BP(λ) sequence pass of the LSTM in one ``nogil`` call (``lstm.py``).
+
+The same sums as ``BPLambdaLSTM._pass`` with unrolled traces (``unrolled.py``,
+``LSTM.state_vjp``), for the built-in readout (losses: 0 MSE, 1 softmax
+cross-entropy, 2 sigmoid BCE) and a linear synthesiser on the state
+``s_t = [h_t, c_t]`` (S = 2H): forward (one GEMM for all input terms, one per
+step for the recurrence), readout and its gradients at target steps, g(s_t),
+the TD errors δ_t, the synthesiser's clipped updates and the LSTM's one-step
+gradients. Gates (i, f, g, o) are stacked as in ``LSTM.params`` (F = 4H).
+Small GEMMs on SciPy's BLAS (``_blas.pxd``), elementwise loops here.
+
+Inputs are validated in Python (``lstm.py``): dtypes, shapes, contiguity,
+finiteness; the shapes are checked again here and every loop is bounded by them.
+"""
+from cython cimport floating
+from libc.math cimport exp, isfinite, log, log1p, sqrt, tanh, fabs
+from libc.string cimport memset
+
+from zenkai_np._blas cimport gemm_rm
+
+
+def workspace_size(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H, Py_ssize_t O):
+    """Elements of the ``work`` buffer of ``lstm_sequence_grads``."""
+    cdef Py_ssize_t S = 2 * H, F = 4 * H, n = T - 1
+    return (T * B * (2 * S + F + 2 * H + I + F) + n * B * (2 * S + H) + n * S * S + n * S
+            + B * O + S + H)
+
+
+cdef inline floating _sig(floating x) noexcept nogil:
+    # the framework's sigmoid: 0.5 (1 + tanh(x/2)), overflow-free
+    return <floating> 0.5 * (1 + <floating> tanh(<floating> 0.5 * x))
+
+
+cdef void _cell(floating *z, floating *c, const floating *c_prev, floating *h, floating *tc,
+                Py_ssize_t B, Py_ssize_t H, Py_ssize_t S) noexcept nogil:
+    """Gates z (B, 4H) activated in place; c, h written with row stride S; tc (B, H)."""
+    cdef Py_ssize_t bi, j
+    cdef floating *zb
+    cdef floating ig, fg, gg, og, cp
+    for bi in range(B):
+        zb = z + bi * 4 * H
+        for j in range(H):
+            ig = _sig(zb[j])
+            fg = _sig(zb[H + j])
+            gg = <floating> tanh(zb[2 * H + j])
+            og = _sig(zb[3 * H + j])
+            zb[j] = ig
+            zb[H + j] = fg
+            zb[2 * H + j] = gg
+            zb[3 * H + j] = og
+            cp = c_prev[bi * S + j] if c_prev != NULL else 0
+            c[bi * S + j] = fg * cp + ig * gg
+            tc[bi * H + j] = <floating> tanh(c[bi * S + j])
+            h[bi * S + j] = og * tc[bi * H + j]
+
+
+cdef double _readout(int loss, const floating *h, const floating *y, Py_ssize_t y_stride,
+                     const floating *W_out, const floating *b_out, Py_ssize_t B, Py_ssize_t H,
+                     Py_ssize_t S, Py_ssize_t O, floating *E, floating *gW_out,
+                     floating *gb_out, floating *l) noexcept nogil:
+    """ŷ = h W_out + b_out, e = ∂L/∂ŷ, readout gradients, l (B, H) = e W_outᵀ; returns
+    the loss summed over the batch (and outputs for MSE/BCE)."""
+    cdef Py_ssize_t bi, o
+    cdef floating a, yv, m, z, fB = <floating> B, fBO = <floating> (B * O), one = 1
+    cdef double acc = 0, lse
+    for bi in range(B):
+        for o in range(O):
+            E[bi * O + o] = b_out[o]
+    gemm_rm(0, 0, <int> B, <int> O, <int> H, one, h, <int> S, W_out, <int> O, one, E, <int> O)
+    for bi in range(B):
+        if loss == 0:
+            for o in range(O):
+                a = E[bi * O + o] - y[bi * y_stride + o]
+                acc += <double> a * a
+                E[bi * O + o] = a / fB
+        elif loss == 1:
+            m = E[bi * O]
+            for o in range(1, O):
+                if E[bi * O + o] > m:
+                    m = E[bi * O + o]
+            z = 0
+            for o in range(O):
+                z += <floating> exp(E[bi * O + o] - m)
+            lse = log(<double> z)
+            for o in range(O):
+                a = E[bi * O + o] - m
+                acc -= <double> y[bi * y_stride + o] * (a - lse)
+                E[bi * O + o] = (<floating> exp(a) / z - y[bi * y_stride + o]) / fB
+        else:
+            for o in range(O):
+                a = E[bi * O + o]
+                yv = y[bi * y_stride + o]
+                acc += (a if a > 0 else 0) - <double> a * yv + log1p(exp(-fabs(<double> a)))
+                E[bi * O + o] = (_sig(a) - yv) / fBO
+    gemm_rm(1, 0, <int> H, <int> O, <int> B, one, h, <int> S, E, <int> O, one, gW_out, <int> O)
+    for bi in range(B):
+        for o in range(O):
+            gb_out[o] += E[bi * O + o]
+    gemm_rm(0, 1, <int> B, <int> H, <int> O, one, E, <int> O, W_out, <int> O, <floating> 0, l,
+            <int> H)
+    return acc
+
+
+cdef inline void _gate_cotangent(const floating *vh, const floating *vc, const floating *gt,
+                                 const floating *tc, const floating *c_prev, Py_ssize_t H,
+                                 floating *dz, floating *scf) noexcept nogil:
+    """For one sample: dz (4H) = ∂/∂z of ⟨[vh, vc], [h_t, c_t]⟩ and scf (H) = sc ⊙ f,
+    sc = vc + vh ⊙ o(1 − tanh²c) (c_prev NULL: c_{−1} = 0)."""
+    cdef Py_ssize_t j
+    cdef floating ig, fg, gg, og, t, sc, cp, one = 1
+    for j in range(H):
+        ig = gt[j]
+        fg = gt[H + j]
+        gg = gt[2 * H + j]
+        og = gt[3 * H + j]
+        t = tc[j]
+        cp = c_prev[j] if c_prev != NULL else 0
+        sc = vc[j] + vh[j] * (og * (one - t * t))
+        dz[j] = sc * (gg * ig * (one - ig))
+        dz[H + j] = sc * (cp * fg * (one - fg))
+        dz[2 * H + j] = sc * (ig * (one - gg * gg))
+        dz[3 * H + j] = vh[j] * (t * og * (one - og))
+        scf[j] = sc * fg
+
+
+cdef Py_ssize_t _pass(const floating *X, const floating *Y, const unsigned char *mask,
+                      const floating *W_x, const floating *W_h, const floating *b,
+                      const floating *W_out, const floating *b_out, const floating *sW,
+                      const floating *sb, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I,
+                      Py_ssize_t H, Py_ssize_t O, int loss, floating gamma, floating decay,
+                      floating sgw, double clip, floating *gW_x, floating *gW_h, floating *gb,
+                      floating *gW_out, floating *gb_out, floating *gsW, floating *gsb,
+                      floating *work, double *loss_sum, Py_ssize_t *n_targets) noexcept nogil:
+    """Returns −1, or the first trace step whose update is not finite."""
+    cdef Py_ssize_t S = 2 * H, F = 4 * H, n = T - 1
+    cdef Py_ssize_t BS = B * S, BF = B * F, BH = B * H, TB = T * B
+    cdef floating *St = work                     # (T, B, S) states [h_t, c_t]
+    cdef floating *Gt = St + TB * S              # (T, B, F) gates i, f, g, o
+    cdef floating *TC = Gt + TB * F              # (T, B, H) tanh(c_t)
+    cdef floating *L = TC + TB * H               # (T, B, H) l_t (its h part; c part 0)
+    cdef floating *G = L + TB * H                # (T, B, S) g(s_t), 0 at T − 1
+    cdef floating *Xt = G + TB * S               # (T, B, I) time-major inputs
+    cdef floating *DZ = Xt + TB * I              # (T, B, F) gate cotangents (scratch)
+    cdef floating *Dl = DZ + TB * F              # (n, B, S) δ_k
+    cdef floating *C = Dl + n * BS               # (B, n, S) chains c_{k,s}
+    cdef floating *tmp = C + n * BS              # (B n, H)
+    cdef floating *dW = tmp + n * BH             # (S, n, S) unclipped dW_k (column block k)
+    cdef floating *db = dW + n * S * S           # (n, S)
+    cdef floating *E = db + n * S                # (B, O)
+    cdef floating *v = E + B * O                 # (S,) a cotangent [v_h, v_c]
+    cdef floating *scf = v + S                   # (H,) sc ⊙ f of one row
+    cdef const floating *cp
+    cdef floating *row
+    cdef Py_ssize_t t, bi, j, k, s, m, r, d
+    cdef floating one = 1, zero = 0, scale = 1 / <floating> B
+    cdef double acc = 0, nw, nb, fw, fb
+
+    memset(gW_out, 0, H * O * sizeof(floating))
+    memset(gb_out, 0, O * sizeof(floating))
+    memset(gsW, 0, S * S * sizeof(floating))
+    memset(gsb, 0, S * sizeof(floating))
+    memset(L, 0, TB * H * sizeof(floating))
+    n_targets[0] = 0
+
+    # forward: z_t = (x_t W_x + b) + h_{t−1} W_h, then the cell
+    for t in range(T):
+        for bi in range(B):
+            for j in range(I):
+                Xt[(t * B + bi) * I + j] = X[(bi * T + t) * I + j]
+    gemm_rm(0, 0, <int> TB, <int> F, <int> I, one, Xt, <int> I, W_x, <int> F, zero, Gt,
+            <int> F)
+    for t in range(T):
+        for r in range(B):
+            for j in range(F):
+                Gt[t * BF + r * F + j] += b[j]
+        if t > 0:
+            gemm_rm(0, 0, <int> B, <int> F, <int> H, one, St + (t - 1) * BS, <int> S, W_h,
+                    <int> F, one, Gt + t * BF, <int> F)
+        _cell(Gt + t * BF, St + t * BS + H, St + (t - 1) * BS + H if t > 0 else NULL,
+              St + t * BS, TC + t * BH, B, H, S)
+        if mask[t]:
+            acc += _readout(loss, St + t * BS, Y + t * O, T * O, W_out, b_out, B, H, S, O, E,
+                            gW_out, gb_out, L + t * BH)
+            n_targets[0] += 1
+    loss_sum[0] = acc
+
+    # g(s_t) for t < T − 1, 0 at the last step
+    for r in range(n * B):
+        for j in range(S):
+            G[r * S + j] = sb[j]
+    if n > 0:
+        gemm_rm(0, 0, <int> (n * B), <int> S, <int> S, one, St, <int> S, sW, <int> S, one, G,
+                <int> S)
+    memset(G + n * BS, 0, BS * sizeof(floating))
+
+    # δ_{t−1} = (l_t + γ g_t) J_t − g_{t−1}: gate cotangents of step t, one GEMM with W_hᵀ
+    for t in range(1, T):
+        for bi in range(B):
+            for j in range(H):                      # v = l_t + γ g_t
+                v[j] = L[t * BH + bi * H + j] + gamma * G[t * BS + bi * S + j]
+                v[H + j] = gamma * G[t * BS + bi * S + H + j]
+            _gate_cotangent(v, v + H, Gt + t * BF + bi * F, TC + t * BH + bi * H,
+                            St + (t - 1) * BS + bi * S + H, H, DZ + ((t - 1) * B + bi) * F,
+                            Dl + (t - 1) * BS + bi * S + H)
+            for j in range(H):
+                Dl[(t - 1) * BS + bi * S + H + j] -= G[(t - 1) * BS + bi * S + H + j]
+                Dl[(t - 1) * BS + bi * S + j] = -G[(t - 1) * BS + bi * S + j]
+    if n > 0:
+        gemm_rm(0, 1, <int> (n * B), <int> H, <int> F, one, DZ, <int> F, W_h, <int> F, one,
+                Dl, <int> S)
+
+    # synthesiser: −Σ_k clip₁(dΘ_k); states in reverse order, all chains k ≥ s at once
+    if n > 0:
+        memset(dW, 0, n * S * S * sizeof(floating))
+        memset(db, 0, n * S * sizeof(floating))
+    for s in range(n - 1, -1, -1):
+        m = n - s if decay != 0 else 1
+        for bi in range(B):
+            for j in range(S):
+                C[(bi * n + s) * S + j] = Dl[s * BS + bi * S + j]
+        # dW_k += s_sᵀ c_{k,s} for k in [s, s + m): one GEMM into the column blocks
+        gemm_rm(1, 0, <int> S, <int> (m * S), <int> B, one, St + s * BS, <int> S, C + s * S,
+                <int> (n * S), one, dW + s * S, <int> (n * S))
+        for bi in range(B):
+            for r in range(m * S):
+                db[s * S + r] += C[(bi * n + s) * S + r]
+        if s == 0 or decay == 0:
+            continue
+        # c_{k,s−1} = decay · c_{k,s} J_s for every k ≥ s (step s's gates, per sample)
+        for bi in range(B):
+            for k in range(m):
+                row = C + (bi * n + s + k) * S
+                _gate_cotangent(row, row + H, Gt + s * BF + bi * F, TC + s * BH + bi * H,
+                                St + (s - 1) * BS + bi * S + H, H, DZ + (bi * m + k) * F, scf)
+                for j in range(H):
+                    row[H + j] = decay * scf[j]
+        gemm_rm(0, 1, <int> (B * m), <int> H, <int> F, decay, DZ, <int> F, W_h, <int> F, zero,
+                tmp, <int> H)
+        for bi in range(B):
+            for k in range(m):
+                row = C + (bi * n + s + k) * S
+                for j in range(H):
+                    row[j] = tmp[(bi * m + k) * H + j]
+    for k in range(n):
+        nw = 0
+        nb = 0
+        for d in range(S):
+            for j in range(S):
+                dW[(d * n + k) * S + j] *= scale
+                nw += <double> dW[(d * n + k) * S + j] * dW[(d * n + k) * S + j]
+        for j in range(S):
+            db[k * S + j] *= scale
+            nb += <double> db[k * S + j] * db[k * S + j]
+        if not (isfinite(nw) and isfinite(nb)):
+            return k
+        fw = clip / sqrt(nw) if clip > 0 and sqrt(nw) > clip else 1.0
+        fb = clip / sqrt(nb) if clip > 0 and sqrt(nb) > clip else 1.0
+        for d in range(S):
+            for j in range(S):
+                gsW[d * S + j] -= <floating> fw * dW[(d * n + k) * S + j]
+        for j in range(S):
+            gsb[j] -= <floating> fb * db[k * S + j]
+
+    # the LSTM's one-step rule: LS_t = l_t + sg_weight g_t through ∂s_t/∂Ψ (s_{t−1} fixed)
+    for t in range(T):
+        for bi in range(B):
+            for j in range(H):
+                v[j] = L[t * BH + bi * H + j] + sgw * G[t * BS + bi * S + j]
+                v[H + j] = sgw * G[t * BS + bi * S + H + j]
+            cp = St + (t - 1) * BS + bi * S + H if t > 0 else NULL
+            _gate_cotangent(v, v + H, Gt + t * BF + bi * F, TC + t * BH + bi * H, cp, H,
+                            DZ + t * BF + bi * F, scf)
+    gemm_rm(1, 0, <int> I, <int> F, <int> TB, one, Xt, <int> I, DZ, <int> F, zero, gW_x,
+            <int> F)
+    if n > 0:
+        gemm_rm(1, 0, <int> H, <int> F, <int> (n * B), one, St, <int> S, DZ + BF, <int> F,
+                zero, gW_h, <int> F)
+    else:
+        memset(gW_h, 0, H * F * sizeof(floating))
+    for j in range(F):
+        gb[j] = 0
+    for r in range(TB):
+        for j in range(F):
+            gb[j] += DZ[r * F + j]
+    return -1
+
+
+def _check(name, Py_ssize_t got, Py_ssize_t want):
+    if got != want:
+        raise ValueError(f"{name}: expected {want} along an axis, got {got}")
+
+
+def lstm_sequence_grads(const floating[:, :, ::1] X, const floating[:, :, ::1] Y,
+                        const unsigned char[::1] mask, const floating[:, ::1] W_x,
+                        const floating[:, ::1] W_h, const floating[::1] b,
+                        const floating[:, ::1] W_out, const floating[::1] b_out,
+                        const floating[:, ::1] sW, const floating[::1] sb, int loss,
+                        double gamma, double decay, double sg_weight, double clip,
+                        floating[:, ::1] gW_x, floating[:, ::1] gW_h, floating[::1] gb,
+                        floating[:, ::1] gW_out, floating[::1] gb_out, floating[:, ::1] gsW,
+                        floating[::1] gsb, floating[::1] work):
+    """BP(λ) gradients of one sequence batch into the ``g*`` buffers (overwritten).
+
+    X (B, T, I), Y (B, T, O), mask (T,) uint8; W_x (I, 4H), W_h (H, 4H), b (4H,),
+    W_out (H, O), b_out (O,) as ``LSTM.params``; the linear synthesiser sW (2H, 2H),
+    sb (2H,); ``loss`` 0 MSE, 1 softmax, 2 BCE; ``decay`` = γλ; ``clip`` ≤ 0: no clip;
+    ``work`` at least ``workspace_size(B, T, I, H, O)``.
+    Returns ``(loss summed over target steps and batch (and outputs for MSE/BCE),
+    number of target steps, bad)``, ``bad`` −1 or the first trace step whose update
+    is not finite.
+    """
+    cdef Py_ssize_t B = X.shape[0], T = X.shape[1], I = X.shape[2]
+    cdef Py_ssize_t H = W_h.shape[0], O = W_out.shape[1], S = 2 * H, F = 4 * H
+    for name, got, want in (("Y", Y.shape[0], B), ("Y", Y.shape[1], T), ("Y", Y.shape[2], O),
+                            ("mask", mask.shape[0], T), ("W_x", W_x.shape[0], I),
+                            ("W_x", W_x.shape[1], F), ("W_h", W_h.shape[1], F),
+                            ("b", b.shape[0], F), ("W_out", W_out.shape[0], H),
+                            ("b_out", b_out.shape[0], O), ("sW", sW.shape[0], S),
+                            ("sW", sW.shape[1], S), ("sb", sb.shape[0], S),
+                            ("gW_x", gW_x.shape[0], I), ("gW_x", gW_x.shape[1], F),
+                            ("gW_h", gW_h.shape[0], H), ("gW_h", gW_h.shape[1], F),
+                            ("gb", gb.shape[0], F), ("gW_out", gW_out.shape[0], H),
+                            ("gW_out", gW_out.shape[1], O), ("gb_out", gb_out.shape[0], O),
+                            ("gsW", gsW.shape[0], S), ("gsW", gsW.shape[1], S),
+                            ("gsb", gsb.shape[0], S)):
+        _check(name, got, want)
+    if B < 1 or T < 1 or I < 1 or H < 1 or O < 1:
+        raise ValueError(f"X, W_h, W_out: expected non-empty shapes, got B={B} T={T} I={I} "
+                         f"H={H} O={O}")
+    if work.shape[0] < workspace_size(B, T, I, H, O):
+        raise ValueError("work: buffer smaller than workspace_size(B, T, I, H, O)")
+    if loss < 0 or loss > 2:
+        raise ValueError(f"loss: expected 0, 1 or 2, got {loss}")
+    cdef double total = 0
+    cdef Py_ssize_t nt = 0, bad
+    with nogil:
+        bad = _pass(&X[0, 0, 0], &Y[0, 0, 0], &mask[0], &W_x[0, 0], &W_h[0, 0], &b[0],
+                    &W_out[0, 0], &b_out[0], &sW[0, 0], &sb[0], B, T, I, H, O, loss,
+                    <floating> gamma, <floating> decay, <floating> sg_weight, clip,
+                    &gW_x[0, 0], &gW_h[0, 0], &gb[0], &gW_out[0, 0], &gb_out[0],
+                    &gsW[0, 0], &gsb[0], &work[0], &total, &nt)
+    return total, nt, bad
