@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import resolve_n_threads
+from .._threads import limit_blas_threads, resolve_n_threads
 from ..framework.layers import Sigmoid
 from ._sequence_training import LOSSES, SequenceLearner, set_synthesiser_options
 from .baselines import check_backend
@@ -169,12 +169,15 @@ class BPLambdaLSTM(SequenceLearner):
         if self._work is None or self._work.size < size:
             self._work = np.empty(size, self.dtype)
         g = {k: np.empty_like(v) for k, v in self.params.items()}
-        total, n_targets, bad = _lstm_sequence.lstm_sequence_grads(
-            np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
-            p["W_x"], p["W_h"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
-            LOSSES.index(self.loss), self.gamma, self.gamma * self.lam, self.sg_weight,
-            0.0 if self.clip is None else float(self.clip), g["W_x"], g["W_h"], g["b"],
-            g["W_out"], g["b_out"], g["synth_W"], g["synth_b"], self._work)
+        # one BLAS thread: these GEMMs are small, and OpenBLAS's threaded path rounds
+        # the reductions differently (results would depend on the thread count)
+        with limit_blas_threads(1):
+            total, n_targets, bad = _lstm_sequence.lstm_sequence_grads(
+                np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
+                p["W_x"], p["W_h"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
+                LOSSES.index(self.loss), self.gamma, self.gamma * self.lam, self.sg_weight,
+                0.0 if self.clip is None else float(self.clip), g["W_x"], g["W_h"], g["b"],
+                g["W_out"], g["b_out"], g["synth_W"], g["synth_b"], self._work)
         if bad >= 0:
             raise_if_diverged(bad + 1)
         per_target = B if self.loss == "softmax" else B * O
