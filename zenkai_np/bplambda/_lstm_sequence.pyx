@@ -13,22 +13,36 @@ Inputs are validated in Python (``lstm.py``): dtypes, shapes, contiguity,
 finiteness; the shapes are checked again here and every loop is bounded by them.
 """
 from cython cimport floating
-from libc.math cimport exp, isfinite, log, log1p, sqrt, tanh, fabs
+from libc.math cimport exp, expf, fabs, isfinite, log, log1p, sqrt, tanh, tanhf
 from libc.string cimport memset
 
 from zenkai_np._blas cimport gemm_rm
 
 
 def workspace_size(Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H, Py_ssize_t O):
-    """Elements of the ``work`` buffer of ``lstm_sequence_grads``."""
+    """Elements of the ``work`` buffer of ``lstm_sequence_grads`` and ``lstm_bptt_grads``."""
     cdef Py_ssize_t S = 2 * H, F = 4 * H, n = T - 1
     return (T * B * (2 * S + F + 2 * H + I + F) + n * B * (2 * S + H) + n * S * S + n * S
-            + B * O + S + H)
+            + B * O + S + H + 2 * B * S)
+
+
+cdef inline floating _tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
 
 
 cdef inline floating _sig(floating x) noexcept nogil:
     # the framework's sigmoid: 0.5 (1 + tanh(x/2)), overflow-free
-    return <floating> 0.5 * (1 + <floating> tanh(<floating> 0.5 * x))
+    return <floating> 0.5 * (1 + _tanh(<floating> 0.5 * x))
 
 
 cdef void _cell(floating *z, floating *c, const floating *c_prev, floating *h, floating *tc,
@@ -42,7 +56,7 @@ cdef void _cell(floating *z, floating *c, const floating *c_prev, floating *h, f
         for j in range(H):
             ig = _sig(zb[j])
             fg = _sig(zb[H + j])
-            gg = <floating> tanh(zb[2 * H + j])
+            gg = _tanh(zb[2 * H + j])
             og = _sig(zb[3 * H + j])
             zb[j] = ig
             zb[H + j] = fg
@@ -50,7 +64,7 @@ cdef void _cell(floating *z, floating *c, const floating *c_prev, floating *h, f
             zb[3 * H + j] = og
             cp = c_prev[bi * S + j] if c_prev != NULL else 0
             c[bi * S + j] = fg * cp + ig * gg
-            tc[bi * H + j] = <floating> tanh(c[bi * S + j])
+            tc[bi * H + j] = _tanh(c[bi * S + j])
             h[bi * S + j] = og * tc[bi * H + j]
 
 
@@ -80,12 +94,12 @@ cdef double _readout(int loss, const floating *h, const floating *y, Py_ssize_t 
                     m = E[bi * O + o]
             z = 0
             for o in range(O):
-                z += <floating> exp(E[bi * O + o] - m)
+                z += _exp(E[bi * O + o] - m)
             lse = log(<double> z)
             for o in range(O):
                 a = E[bi * O + o] - m
                 acc -= <double> y[bi * y_stride + o] * (a - lse)
-                E[bi * O + o] = (<floating> exp(a) / z - y[bi * y_stride + o]) / fB
+                E[bi * O + o] = (_exp(a) / z - y[bi * y_stride + o]) / fB
         else:
             for o in range(O):
                 a = E[bi * O + o]
@@ -123,6 +137,65 @@ cdef inline void _gate_cotangent(const floating *vh, const floating *vc, const f
         scf[j] = sc * fg
 
 
+cdef double _forward(const floating *X, const floating *Y, const unsigned char *mask,
+                     const floating *W_x, const floating *W_h, const floating *b,
+                     const floating *W_out, const floating *b_out, Py_ssize_t B, Py_ssize_t T,
+                     Py_ssize_t I, Py_ssize_t H, Py_ssize_t O, int loss, floating *gW_out,
+                     floating *gb_out, floating *St, floating *Gt, floating *TC, floating *L,
+                     floating *Xt, floating *E, Py_ssize_t *n_targets) noexcept nogil:
+    """States St (T, B, S), gates Gt (T, B, F), tanh(c) TC, l_t's h part L (T, B, H; 0 off
+    target steps), time-major inputs Xt (T, B, I), readout gradients; returns the loss sum."""
+    cdef Py_ssize_t S = 2 * H, F = 4 * H, BS = B * S, BF = B * F, BH = B * H, TB = T * B
+    cdef Py_ssize_t t, r, j
+    cdef floating one = 1, zero = 0
+    cdef double acc = 0
+    memset(gW_out, 0, H * O * sizeof(floating))
+    memset(gb_out, 0, O * sizeof(floating))
+    memset(L, 0, TB * H * sizeof(floating))
+    n_targets[0] = 0
+    # z_t = (x_t W_x + b) + h_{t−1} W_h, then the cell
+    for t in range(T):
+        for r in range(B):
+            for j in range(I):
+                Xt[(t * B + r) * I + j] = X[(r * T + t) * I + j]
+    gemm_rm(0, 0, <int> TB, <int> F, <int> I, one, Xt, <int> I, W_x, <int> F, zero, Gt,
+            <int> F)
+    for t in range(T):
+        for r in range(B):
+            for j in range(F):
+                Gt[t * BF + r * F + j] += b[j]
+        if t > 0:
+            gemm_rm(0, 0, <int> B, <int> F, <int> H, one, St + (t - 1) * BS, <int> S, W_h,
+                    <int> F, one, Gt + t * BF, <int> F)
+        _cell(Gt + t * BF, St + t * BS + H, St + (t - 1) * BS + H if t > 0 else NULL,
+              St + t * BS, TC + t * BH, B, H, S)
+        if mask[t]:
+            acc += _readout(loss, St + t * BS, Y + t * O, T * O, W_out, b_out, B, H, S, O, E,
+                            gW_out, gb_out, L + t * BH)
+            n_targets[0] += 1
+    return acc
+
+
+cdef void _param_grads(const floating *Xt, const floating *St, const floating *DZ,
+                       Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
+                       floating *gW_x, floating *gW_h, floating *gb) noexcept nogil:
+    """Σ_t x_tᵀ dz_t, Σ_t h_{t−1}ᵀ dz_t (h_{−1} = 0), Σ_{t,b} dz_t for DZ (T, B, 4H)."""
+    cdef Py_ssize_t S = 2 * H, F = 4 * H, TB = T * B, r, j
+    cdef floating one = 1, zero = 0
+    gemm_rm(1, 0, <int> I, <int> F, <int> TB, one, Xt, <int> I, DZ, <int> F, zero, gW_x,
+            <int> F)
+    if T > 1:
+        gemm_rm(1, 0, <int> H, <int> F, <int> ((T - 1) * B), one, St, <int> S, DZ + B * F,
+                <int> F, zero, gW_h, <int> F)
+    else:
+        memset(gW_h, 0, H * F * sizeof(floating))
+    for j in range(F):
+        gb[j] = 0
+    for r in range(TB):
+        for j in range(F):
+            gb[j] += DZ[r * F + j]
+
+
 cdef Py_ssize_t _pass(const floating *X, const floating *Y, const unsigned char *mask,
                       const floating *W_x, const floating *W_h, const floating *b,
                       const floating *W_out, const floating *b_out, const floating *sW,
@@ -153,36 +226,12 @@ cdef Py_ssize_t _pass(const floating *X, const floating *Y, const unsigned char 
     cdef floating *row
     cdef Py_ssize_t t, bi, j, k, s, m, r, d
     cdef floating one = 1, zero = 0, scale = 1 / <floating> B
-    cdef double acc = 0, nw, nb, fw, fb
+    cdef double nw, nb, fw, fb
 
-    memset(gW_out, 0, H * O * sizeof(floating))
-    memset(gb_out, 0, O * sizeof(floating))
     memset(gsW, 0, S * S * sizeof(floating))
     memset(gsb, 0, S * sizeof(floating))
-    memset(L, 0, TB * H * sizeof(floating))
-    n_targets[0] = 0
-
-    # forward: z_t = (x_t W_x + b) + h_{t−1} W_h, then the cell
-    for t in range(T):
-        for bi in range(B):
-            for j in range(I):
-                Xt[(t * B + bi) * I + j] = X[(bi * T + t) * I + j]
-    gemm_rm(0, 0, <int> TB, <int> F, <int> I, one, Xt, <int> I, W_x, <int> F, zero, Gt,
-            <int> F)
-    for t in range(T):
-        for r in range(B):
-            for j in range(F):
-                Gt[t * BF + r * F + j] += b[j]
-        if t > 0:
-            gemm_rm(0, 0, <int> B, <int> F, <int> H, one, St + (t - 1) * BS, <int> S, W_h,
-                    <int> F, one, Gt + t * BF, <int> F)
-        _cell(Gt + t * BF, St + t * BS + H, St + (t - 1) * BS + H if t > 0 else NULL,
-              St + t * BS, TC + t * BH, B, H, S)
-        if mask[t]:
-            acc += _readout(loss, St + t * BS, Y + t * O, T * O, W_out, b_out, B, H, S, O, E,
-                            gW_out, gb_out, L + t * BH)
-            n_targets[0] += 1
-    loss_sum[0] = acc
+    loss_sum[0] = _forward(X, Y, mask, W_x, W_h, b, W_out, b_out, B, T, I, H, O, loss, gW_out,
+                           gb_out, St, Gt, TC, L, Xt, E, n_targets)
 
     # g(s_t) for t < T − 1, 0 at the last step
     for r in range(n * B):
@@ -270,19 +319,86 @@ cdef Py_ssize_t _pass(const floating *X, const floating *Y, const unsigned char 
             cp = St + (t - 1) * BS + bi * S + H if t > 0 else NULL
             _gate_cotangent(v, v + H, Gt + t * BF + bi * F, TC + t * BH + bi * H, cp, H,
                             DZ + t * BF + bi * F, scf)
-    gemm_rm(1, 0, <int> I, <int> F, <int> TB, one, Xt, <int> I, DZ, <int> F, zero, gW_x,
-            <int> F)
-    if n > 0:
-        gemm_rm(1, 0, <int> H, <int> F, <int> (n * B), one, St, <int> S, DZ + BF, <int> F,
-                zero, gW_h, <int> F)
-    else:
-        memset(gW_h, 0, H * F * sizeof(floating))
-    for j in range(F):
-        gb[j] = 0
-    for r in range(TB):
-        for j in range(F):
-            gb[j] += DZ[r * F + j]
+    _param_grads(Xt, St, DZ, B, T, I, H, gW_x, gW_h, gb)
     return -1
+
+
+cdef void _window_synth(const floating *st, const floating *sW, const floating *sb,
+                        Py_ssize_t B, Py_ssize_t S, floating alpha,
+                        floating *out) noexcept nogil:
+    """out (B, S) = alpha (s sW + sb) for states st (B, S)."""
+    cdef Py_ssize_t r, j
+    for r in range(B):
+        for j in range(S):
+            out[r * S + j] = sb[j]
+    gemm_rm(0, 0, <int> B, <int> S, <int> S, <floating> 1, st, <int> S, sW, <int> S,
+            <floating> 1, out, <int> S)
+    if alpha != 1:
+        for r in range(B * S):
+            out[r] *= alpha
+
+
+cdef void _bptt(const floating *X, const floating *Y, const unsigned char *mask,
+                const floating *W_x, const floating *W_h, const floating *b,
+                const floating *W_out, const floating *b_out, const floating *sW,
+                const floating *sb, Py_ssize_t B, Py_ssize_t T, Py_ssize_t I, Py_ssize_t H,
+                Py_ssize_t O, int loss, Py_ssize_t trunc, bint synth, bint sg_last,
+                floating sgw, floating *gW_x, floating *gW_h, floating *gb,
+                floating *gW_out, floating *gb_out, floating *gsW, floating *gsb,
+                floating *work, double *loss_sum, Py_ssize_t *n_targets) noexcept nogil:
+    """Truncated BPTT(n) (trunc 0: full) and, with ``synth``, DNI(n) (``lstm_baselines.py``):
+    windows with the remainder first; in a window ``Ĝ_t = l_t + Ĝ_{t+1} J_{t+1}``, from 0
+    or ``sg_weight g(s_end)`` at its end; g(s_{start−1}) regressed on the gradient arriving
+    there (mean over the batch)."""
+    cdef Py_ssize_t S = 2 * H, F = 4 * H, BS = B * S, BF = B * F, BH = B * H, TB = T * B
+    cdef floating *St = work
+    cdef floating *Gt = St + TB * S
+    cdef floating *TC = Gt + TB * F
+    cdef floating *L = TC + TB * H
+    cdef floating *Xt = L + TB * H
+    cdef floating *DZ = Xt + TB * I              # (T, B, F): every step is in one window
+    cdef floating *E = DZ + TB * F
+    cdef floating *Gc = E + B * O                # (B, S) the running Ĝ
+    cdef floating *R = Gc + BS                   # (B, S) the regression residual
+    cdef Py_ssize_t n = trunc if 0 < trunc < T else T
+    cdef Py_ssize_t rem = T % n, n_win = T // n + (1 if rem else 0)
+    cdef Py_ssize_t w, s, e, t, r, j
+    cdef floating one = 1, zero = 0, fB = <floating> B
+    memset(gsW, 0, S * S * sizeof(floating))
+    memset(gsb, 0, S * sizeof(floating))
+    loss_sum[0] = _forward(X, Y, mask, W_x, W_h, b, W_out, b_out, B, T, I, H, O, loss, gW_out,
+                           gb_out, St, Gt, TC, L, Xt, E, n_targets)
+    for w in range(n_win):
+        if rem and w == 0:
+            s, e = 0, rem
+        else:
+            s = rem + (w - (1 if rem else 0)) * n
+            e = s + n
+        if synth and (sg_last or w < n_win - 1):
+            _window_synth(St + (e - 1) * BS, sW, sb, B, S, sgw, Gc)
+        else:
+            memset(Gc, 0, BS * sizeof(floating))
+        for t in range(e - 1, s - 1, -1):
+            for r in range(B):
+                for j in range(H):
+                    Gc[r * S + j] += L[t * BH + r * H + j]
+                # Ĝ's c part becomes sc ⊙ f in place (entry j reads only entry j)
+                _gate_cotangent(Gc + r * S, Gc + r * S + H, Gt + t * BF + r * F,
+                                TC + t * BH + r * H,
+                                St + (t - 1) * BS + r * S + H if t > 0 else NULL, H,
+                                DZ + t * BF + r * F, Gc + r * S + H)
+            gemm_rm(0, 1, <int> B, <int> H, <int> F, one, DZ + t * BF, <int> F, W_h, <int> F,
+                    zero, Gc, <int> S)
+        if synth and s >= 1:
+            _window_synth(St + (s - 1) * BS, sW, sb, B, S, one, R)
+            for r in range(BS):
+                R[r] = (R[r] - Gc[r]) / fB
+            gemm_rm(1, 0, <int> S, <int> S, <int> B, one, St + (s - 1) * BS, <int> S, R,
+                    <int> S, one, gsW, <int> S)
+            for r in range(B):
+                for j in range(S):
+                    gsb[j] += R[r * S + j]
+    _param_grads(Xt, St, DZ, B, T, I, H, gW_x, gW_h, gb)
 
 
 def _check(name, Py_ssize_t got, Py_ssize_t want):
@@ -290,25 +406,14 @@ def _check(name, Py_ssize_t got, Py_ssize_t want):
         raise ValueError(f"{name}: expected {want} along an axis, got {got}")
 
 
-def lstm_sequence_grads(const floating[:, :, ::1] X, const floating[:, :, ::1] Y,
-                        const unsigned char[::1] mask, const floating[:, ::1] W_x,
-                        const floating[:, ::1] W_h, const floating[::1] b,
-                        const floating[:, ::1] W_out, const floating[::1] b_out,
-                        const floating[:, ::1] sW, const floating[::1] sb, int loss,
-                        double gamma, double decay, double sg_weight, double clip,
-                        floating[:, ::1] gW_x, floating[:, ::1] gW_h, floating[::1] gb,
-                        floating[:, ::1] gW_out, floating[::1] gb_out, floating[:, ::1] gsW,
-                        floating[::1] gsb, floating[::1] work):
-    """BP(λ) gradients of one sequence batch into the ``g*`` buffers (overwritten).
-
-    X (B, T, I), Y (B, T, O), mask (T,) uint8; W_x (I, 4H), W_h (H, 4H), b (4H,),
-    W_out (H, O), b_out (O,) as ``LSTM.params``; the linear synthesiser sW (2H, 2H),
-    sb (2H,); ``loss`` 0 MSE, 1 softmax, 2 BCE; ``decay`` = γλ; ``clip`` ≤ 0: no clip;
-    ``work`` at least ``workspace_size(B, T, I, H, O)``.
-    Returns ``(loss summed over target steps and batch (and outputs for MSE/BCE),
-    number of target steps, bad)``, ``bad`` −1 or the first trace step whose update
-    is not finite.
-    """
+cdef _check_shapes(const floating[:, :, ::1] X, const floating[:, :, ::1] Y,
+                   const unsigned char[::1] mask, const floating[:, ::1] W_x,
+                   const floating[:, ::1] W_h, const floating[::1] b,
+                   const floating[:, ::1] W_out, const floating[::1] b_out,
+                   const floating[:, ::1] sW, const floating[::1] sb,
+                   floating[:, ::1] gW_x, floating[:, ::1] gW_h, floating[::1] gb,
+                   floating[:, ::1] gW_out, floating[::1] gb_out, floating[:, ::1] gsW,
+                   floating[::1] gsb, floating[::1] work, int loss):
     cdef Py_ssize_t B = X.shape[0], T = X.shape[1], I = X.shape[2]
     cdef Py_ssize_t H = W_h.shape[0], O = W_out.shape[1], S = 2 * H, F = 4 * H
     for name, got, want in (("Y", Y.shape[0], B), ("Y", Y.shape[1], T), ("Y", Y.shape[2], O),
@@ -331,6 +436,31 @@ def lstm_sequence_grads(const floating[:, :, ::1] X, const floating[:, :, ::1] Y
         raise ValueError("work: buffer smaller than workspace_size(B, T, I, H, O)")
     if loss < 0 or loss > 2:
         raise ValueError(f"loss: expected 0, 1 or 2, got {loss}")
+
+
+def lstm_sequence_grads(const floating[:, :, ::1] X, const floating[:, :, ::1] Y,
+                        const unsigned char[::1] mask, const floating[:, ::1] W_x,
+                        const floating[:, ::1] W_h, const floating[::1] b,
+                        const floating[:, ::1] W_out, const floating[::1] b_out,
+                        const floating[:, ::1] sW, const floating[::1] sb, int loss,
+                        double gamma, double decay, double sg_weight, double clip,
+                        floating[:, ::1] gW_x, floating[:, ::1] gW_h, floating[::1] gb,
+                        floating[:, ::1] gW_out, floating[::1] gb_out, floating[:, ::1] gsW,
+                        floating[::1] gsb, floating[::1] work):
+    """BP(λ) gradients of one sequence batch into the ``g*`` buffers (overwritten).
+
+    X (B, T, I), Y (B, T, O), mask (T,) uint8; W_x (I, 4H), W_h (H, 4H), b (4H,),
+    W_out (H, O), b_out (O,) as ``LSTM.params``; the linear synthesiser sW (2H, 2H),
+    sb (2H,); ``loss`` 0 MSE, 1 softmax, 2 BCE; ``decay`` = γλ; ``clip`` ≤ 0: no clip;
+    ``work`` at least ``workspace_size(B, T, I, H, O)``.
+    Returns ``(loss summed over target steps and batch (and outputs for MSE/BCE),
+    number of target steps, bad)``, ``bad`` −1 or the first trace step whose update
+    is not finite.
+    """
+    cdef Py_ssize_t B = X.shape[0], T = X.shape[1], I = X.shape[2]
+    cdef Py_ssize_t H = W_h.shape[0], O = W_out.shape[1]
+    _check_shapes(X, Y, mask, W_x, W_h, b, W_out, b_out, sW, sb, gW_x, gW_h, gb, gW_out,
+                  gb_out, gsW, gsb, work, loss)
     cdef double total = 0
     cdef Py_ssize_t nt = 0, bad
     with nogil:
@@ -340,3 +470,33 @@ def lstm_sequence_grads(const floating[:, :, ::1] X, const floating[:, :, ::1] Y
                     &gW_x[0, 0], &gW_h[0, 0], &gb[0], &gW_out[0, 0], &gb_out[0],
                     &gsW[0, 0], &gsb[0], &work[0], &total, &nt)
     return total, nt, bad
+
+
+def lstm_bptt_grads(const floating[:, :, ::1] X, const floating[:, :, ::1] Y,
+                    const unsigned char[::1] mask, const floating[:, ::1] W_x,
+                    const floating[:, ::1] W_h, const floating[::1] b,
+                    const floating[:, ::1] W_out, const floating[::1] b_out,
+                    const floating[:, ::1] sW, const floating[::1] sb, int loss,
+                    Py_ssize_t truncation, bint synth, bint sg_last_window, double sg_weight,
+                    floating[:, ::1] gW_x, floating[:, ::1] gW_h, floating[::1] gb,
+                    floating[:, ::1] gW_out, floating[::1] gb_out, floating[:, ::1] gsW,
+                    floating[::1] gsb, floating[::1] work):
+    """Full/truncated BPTT (``truncation`` 0: full) or DNI (``synth``) gradients of one
+    batch into the ``g*`` buffers (overwritten; the synthesiser's stay 0 without ``synth``).
+
+    Shapes as ``lstm_sequence_grads``. Returns ``(loss sum, number of target steps)``.
+    """
+    cdef Py_ssize_t B = X.shape[0], T = X.shape[1], I = X.shape[2]
+    cdef Py_ssize_t H = W_h.shape[0], O = W_out.shape[1]
+    _check_shapes(X, Y, mask, W_x, W_h, b, W_out, b_out, sW, sb, gW_x, gW_h, gb, gW_out,
+                  gb_out, gsW, gsb, work, loss)
+    if truncation < 0:
+        raise ValueError(f"truncation: expected >= 0, got {truncation}")
+    cdef double total = 0
+    cdef Py_ssize_t nt = 0
+    with nogil:
+        _bptt(&X[0, 0, 0], &Y[0, 0, 0], &mask[0], &W_x[0, 0], &W_h[0, 0], &b[0],
+              &W_out[0, 0], &b_out[0], &sW[0, 0], &sb[0], B, T, I, H, O, loss, truncation,
+              synth, sg_last_window, <floating> sg_weight, &gW_x[0, 0], &gW_h[0, 0], &gb[0],
+              &gW_out[0, 0], &gb_out[0], &gsW[0, 0], &gsb[0], &work[0], &total, &nt)
+    return total, nt
