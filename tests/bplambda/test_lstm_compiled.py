@@ -226,3 +226,21 @@ def test_kernel_checks_shapes_and_buffers():
         call(loss=3)
     with pytest.raises(ValueError, match="contiguous"):
         call(W_h=np.asfortranarray(p["W_h"]))
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.float64, 1e-6), (np.float64, 30.0),
+                                         (np.float64, 1e3), (np.float32, 1e-6),
+                                         (np.float32, 30.0)])
+def test_saturated_and_tiny_gates(dtype, scale):
+    """The compiled cell's own exp/sigmoid/tanh: pre-activations from ~1e-7 to ~1e4
+    (past exp's clamp at −708) give NumPy's results. (float32 with every gate saturated
+    is left out: there 1 − tanh² of a rounded tanh differs by % between any two tanh.)"""
+    X, Y, mask = _batch(dtype)
+    out = []
+    for be in ("compiled", "numpy"):
+        L = _learner(be, dtype)
+        for k in ("W_x", "W_h", "b"):
+            L.model.params[k] *= dtype(scale)
+        out.append(L.gradients(X, Y, mask))
+    _assert_close(out[0][0], out[1][0], TOL[dtype])
+    assert out[0][1]["mse"] == pytest.approx(out[1][1]["mse"], rel=TOL[dtype])

@@ -30,9 +30,10 @@ cdef extern from *:
     """
     /* The LSTM cell's exp, sigmoid and tanh as plain arithmetic, so that the
        elementwise loop vectorises (libm's scalar tanh was half of the pass).
-       exp(x) for x <= 0: x = k ln2 + r (|r| <= ln2/2, k by the 1.5*2^p rounding
-       trick), a Taylor polynomial (error < 1 ulp of exp), 2^k from its exponent
-       bits; arguments below the normal range are clamped (exp ~ 1e-308 / 1e-38).
+       expm1(x) for x <= 0: x = k ln2 + r (|r| <= ln2/2, k by the 1.5*2^p rounding
+       trick), expm1(r) by its Taylor polynomial, 2^k from exponent bits, and
+       2^k expm1(r) + (2^k - 1) (relatively accurate near 0, so tanh is too);
+       arguments below the normal range are clamped (exp ~ 1e-308 / 1e-38).
        no-trapping-math (not fast-math: the same results) lets GCC if-convert the
        selects; with trapping math it keeps them as branches and does not vectorise. */
     #include <stdint.h>
@@ -40,7 +41,7 @@ cdef extern from *:
     #pragma GCC push_options
     #pragma GCC optimize ("no-trapping-math")
 
-    static inline double zk_expn_d(double x) {
+    static inline double zk_expm1n_d(double x) {
         x = x < -708.0 ? -708.0 : x;
         double t = x * 1.4426950408889634 + 6755399441055744.0;
         double kd = t - 6755399441055744.0;
@@ -58,16 +59,17 @@ cdef extern from *:
         p = p * r + 1.6666666666666666e-01;
         p = p * r + 0.5;
         p = p * r + 1.0;
-        p = p * r + 1.0;
+        p = p * r;                                   /* expm1(r) */
         uint64_t bits;
         memcpy(&bits, &t, sizeof bits);
         uint64_t sb = (bits - 0x4338000000000000ULL + 1023ULL) << 52;
         double s;
         memcpy(&s, &sb, sizeof s);
-        return p * s;
+        return s * p + (s - 1.0);                    /* 2^k - 1 is exact for k <= 0 */
     }
+    static inline double zk_expn_d(double x) { return zk_expm1n_d(x) + 1.0; }
 
-    static inline float zk_expn_f(float x) {
+    static inline float zk_expm1n_f(float x) {
         x = x < -87.0f ? -87.0f : x;
         float t = x * 1.44269504088896341f + 12582912.0f;
         float kd = t - 12582912.0f;
@@ -79,14 +81,15 @@ cdef extern from *:
         p = p * r + 1.6666667e-01f;
         p = p * r + 0.5f;
         p = p * r + 1.0f;
-        p = p * r + 1.0f;
+        p = p * r;
         uint32_t bits;
         memcpy(&bits, &t, sizeof bits);
         uint32_t sb = (bits - 0x4B400000u + 127u) << 23;
         float s;
         memcpy(&s, &sb, sizeof s);
-        return p * s;
+        return s * p + (s - 1.0f);
     }
+    static inline float zk_expn_f(float x) { return zk_expm1n_f(x) + 1.0f; }
 
     #define ZK_SIG_TANH(T, SUF)                                                         \
     static inline T zk_sig_##SUF(T x) {                                                 \
@@ -94,7 +97,7 @@ cdef extern from *:
         return x >= 0 ? q : e * q;                                                      \
     }                                                                                   \
     static inline T zk_tanh_##SUF(T x) {                                                \
-        T e = zk_expn_##SUF((T)-2 * (x < 0 ? -x : x)), q = ((T)1 - e) / ((T)1 + e);     \
+        T m = zk_expm1n_##SUF((T)-2 * (x < 0 ? -x : x)), q = -m / ((T)2 + m);          \
         return x >= 0 ? q : -q;                                                         \
     }
     #define ZK_CELL_LOOP(SUF, CP)                                                       \
