@@ -1,16 +1,19 @@
-"""One BP(λ) sequence pass of the LSTM in one ``nogil`` call (``lstm.py``).
+"""The LSTM's whole-sequence passes, each one ``nogil`` call (``lstm.py``, ``lstm_baselines.py``).
 
-The same sums as ``BPLambdaLSTM._pass`` with unrolled traces (``unrolled.py``,
-``LSTM.state_vjp``), for the built-in readout (losses: 0 MSE, 1 softmax
-cross-entropy, 2 sigmoid BCE) and a linear synthesiser on the state
-``s_t = [h_t, c_t]`` (S = 2H): forward (one GEMM for all input terms, one per
-step for the recurrence), readout and its gradients at target steps, g(s_t),
-the TD errors δ_t, the synthesiser's clipped updates and the LSTM's one-step
-gradients. Gates (i, f, g, o) are stacked as in ``LSTM.params`` (F = 4H).
-Small GEMMs on SciPy's BLAS (``_blas.pxd``), elementwise loops here.
+``lstm_sequence_grads``: the same sums as ``BPLambdaLSTM._pass`` with unrolled
+traces (``unrolled.py``, ``LSTM.state_vjp``), for the built-in readout (losses:
+0 MSE, 1 softmax cross-entropy, 2 sigmoid BCE) and a linear synthesiser on the
+state ``s_t = [h_t, c_t]`` (S = 2H): forward (one GEMM for all input terms, one
+per step for the recurrence), readout and its gradients at target steps,
+g(s_t), the TD errors δ_t, the synthesiser's clipped updates and the LSTM's
+one-step gradients. ``lstm_bptt_grads``: the same forward, then the backward
+windows of full/truncated BPTT and DNI (``lstm_baselines.py``). Gates
+(i, f, g, o) are stacked as in ``LSTM.params`` (F = 4H). Small GEMMs on SciPy's
+BLAS (``_blas.pxd``), elementwise loops here; the cell's loop in C (below).
 
-Inputs are validated in Python (``lstm.py``): dtypes, shapes, contiguity,
-finiteness; the shapes are checked again here and every loop is bounded by them.
+Inputs are validated in Python (``lstm.py``, ``lstm_baselines.py``, through
+``check_sequences``): dtypes, shapes, finiteness; contiguity and the shapes are
+checked again here and every loop is bounded by them.
 """
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, isfinite, log, log1p, sqrt
