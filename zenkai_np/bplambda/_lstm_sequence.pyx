@@ -133,6 +133,29 @@ cdef extern from *:
     ZK_LSTM_CELL_FN(double, d)
     ZK_LSTM_CELL_FN(float, f)
     #pragma GCC pop_options
+
+    /* One sample's gate cotangents (see _gate_cotangent); scf may be vc (entry j
+       reads only entry j), hence omp simd rather than restrict. */
+    #define ZK_GATE_LOOP(CP)                                                            \
+        _Pragma("omp simd")                                                             \
+        for (Py_ssize_t j = 0; j < H; ++j) {                                            \
+            __typeof__(*dz) ig = gt[j], fg = gt[H + j], gg = gt[2 * H + j];             \
+            __typeof__(*dz) og = gt[3 * H + j], t = tc[j];                              \
+            __typeof__(*dz) sc = vc[j] + vh[j] * (og * (1 - t * t));                    \
+            dz[j] = sc * (gg * ig * (1 - ig));                                          \
+            dz[H + j] = sc * ((CP) * fg * (1 - fg));                                    \
+            dz[2 * H + j] = sc * (ig * (1 - gg * gg));                                  \
+            dz[3 * H + j] = vh[j] * (t * og * (1 - og));                                \
+            scf[j] = sc * fg;                                                           \
+        }
+    #define ZK_GATE_COT(T, SUF)                                                         \
+    static inline void zk_gate_cot_##SUF(const T *vh, const T *vc, const T *gt,         \
+                                         const T *tc, const T *c_prev, Py_ssize_t H,    \
+                                         T *dz, T *scf) {                               \
+        if (c_prev) { ZK_GATE_LOOP(c_prev[j]) } else { ZK_GATE_LOOP((T)0) }            \
+    }
+    ZK_GATE_COT(double, d)
+    ZK_GATE_COT(float, f)
     """
     float zk_sig_f(float x) nogil
     double zk_sig_d(double x) nogil
@@ -140,6 +163,11 @@ cdef extern from *:
                         Py_ssize_t B, Py_ssize_t H, Py_ssize_t S) nogil
     void zk_lstm_cell_f(float *z, float *c, const float *c_prev, float *h, float *tc,
                         Py_ssize_t B, Py_ssize_t H, Py_ssize_t S) nogil
+    void zk_gate_cot_d(const double *vh, const double *vc, const double *gt,
+                       const double *tc, const double *c_prev, Py_ssize_t H, double *dz,
+                       double *scf) nogil
+    void zk_gate_cot_f(const float *vh, const float *vc, const float *gt, const float *tc,
+                       const float *c_prev, Py_ssize_t H, float *dz, float *scf) nogil
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
@@ -217,22 +245,11 @@ cdef inline void _gate_cotangent(const floating *vh, const floating *vc, const f
                                  const floating *tc, const floating *c_prev, Py_ssize_t H,
                                  floating *dz, floating *scf) noexcept nogil:
     """For one sample: dz (4H) = ∂/∂z of ⟨[vh, vc], [h_t, c_t]⟩ and scf (H) = sc ⊙ f,
-    sc = vc + vh ⊙ o(1 − tanh²c) (c_prev NULL: c_{−1} = 0)."""
-    cdef Py_ssize_t j
-    cdef floating ig, fg, gg, og, t, sc, cp, one = 1
-    for j in range(H):
-        ig = gt[j]
-        fg = gt[H + j]
-        gg = gt[2 * H + j]
-        og = gt[3 * H + j]
-        t = tc[j]
-        cp = c_prev[j] if c_prev != NULL else 0
-        sc = vc[j] + vh[j] * (og * (one - t * t))
-        dz[j] = sc * (gg * ig * (one - ig))
-        dz[H + j] = sc * (cp * fg * (one - fg))
-        dz[2 * H + j] = sc * (ig * (one - gg * gg))
-        dz[3 * H + j] = vh[j] * (t * og * (one - og))
-        scf[j] = sc * fg
+    sc = vc + vh ⊙ o(1 − tanh²c) (c_prev NULL: c_{−1} = 0; scf may be vc)."""
+    if floating is float:
+        zk_gate_cot_f(vh, vc, gt, tc, c_prev, H, dz, scf)
+    else:
+        zk_gate_cot_d(vh, vc, gt, tc, c_prev, H, dz, scf)
 
 
 cdef double _forward(const floating *X, const floating *Y, const unsigned char *mask,
