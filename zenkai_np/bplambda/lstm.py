@@ -39,6 +39,14 @@ __all__ = ["LSTM", "BPLambdaLSTM"]
 _sig = Sigmoid().forward     # the framework's overflow-free sigmoid
 
 
+def compiled_batch_loss(loss, total, n_targets, B, O):
+    """The ``_mse`` figure from a compiled pass's loss sum over target steps and batch
+    (and outputs, except for softmax); NaN without target steps."""
+    if not n_targets:
+        return float("nan")
+    return float(total / (n_targets * (B if loss == "softmax" else B * O)))
+
+
 class LSTM:
     """LSTM parameters, cell, exact Jacobian and immediate parameter gradients."""
 
@@ -180,9 +188,7 @@ class BPLambdaLSTM(SequenceLearner):
                 g["W_out"], g["b_out"], g["synth_W"], g["synth_b"], self._work)
         if bad >= 0:
             raise_if_diverged(bad + 1)
-        per_target = B if self.loss == "softmax" else B * O
-        loss = total / (n_targets * per_target) if n_targets else float("nan")
-        return g, {"mse": float(loss)}
+        return g, {"mse": compiled_batch_loss(self.loss, total, n_targets, B, O)}
 
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
         if self._compiled(g_override, record):

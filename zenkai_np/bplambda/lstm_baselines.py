@@ -19,6 +19,7 @@ import numpy as np
 from .._threads import limit_blas_threads
 from ._sequence_training import LOSSES, SequenceLearner
 from .baselines import check_backend, windows
+from .lstm import compiled_batch_loss
 from .synthesiser import LinearSynthesiser, sequence_context
 from .synthesiser_mlp import check_synthesiser
 
@@ -66,9 +67,7 @@ class TruncatedBPTTLSTM(SequenceLearner):
                 g["W_out"], g["b_out"], gs["W"], gs["b"], self._work)
         if synth is not None:
             g["synth_W"], g["synth_b"] = gs["W"], gs["b"]
-        per_target = B if self.loss == "softmax" else B * O
-        loss = total / (n_targets * per_target) if n_targets else float("nan")
-        return g, {"mse": float(loss)}
+        return g, {"mse": compiled_batch_loss(self.loss, total, n_targets, B, O)}
 
     def _forward(self, X, Y, mask, grads):
         model = self.model
