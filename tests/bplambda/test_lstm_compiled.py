@@ -112,11 +112,15 @@ def test_compiled_pass_equals_the_forward_view():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_thread_counts_do_not_change_the_result(dtype):
     X, Y, mask = _batch(dtype, B=64, T=12, I=6, O=3)
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     out = []
     for n in (1, 2):
         with limit_blas_threads(n):
             out.append(_learner("compiled", dtype, I=6, H=16, O=3,
                                 n_threads=n).gradients(X, Y, mask))
+            # the pass ran BLAS at one thread and put the caller's setting back
+            assert {d["num_threads"] for d in threadpoolctl.threadpool_info()
+                    if d["user_api"] == "blas"} == {n}
     for k, v in out[0][0].items():
         np.testing.assert_array_equal(out[1][0][k], v, err_msg=k)
     assert out[0][1]["mse"] == out[1][1]["mse"]

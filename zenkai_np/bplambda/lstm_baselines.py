@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import limit_blas_threads
 from ._sequence_training import LOSSES, SequenceLearner
 from .baselines import check_backend, windows
-from .lstm import compiled_batch_loss
+from .lstm import compiled_batch_loss, one_blas_thread
 from .synthesiser import LinearSynthesiser, sequence_context
 from .synthesiser_mlp import check_synthesiser
 
@@ -57,7 +56,7 @@ class TruncatedBPTTLSTM(SequenceLearner):
             "W": np.zeros((2 * H, 2 * H), dt), "b": np.zeros(2 * H, dt)}
         g = {k: np.empty_like(v) for k, v in p.items()}
         gs = {k: np.empty_like(v) for k, v in sp.items()}
-        with limit_blas_threads(1):   # small GEMMs; thread-count-independent rounding
+        with one_blas_thread():
             total, n_targets = _lstm_sequence.lstm_bptt_grads(
                 np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
                 p["W_x"], p["W_h"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
