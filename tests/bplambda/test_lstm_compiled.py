@@ -248,3 +248,20 @@ def test_saturated_and_tiny_gates(dtype, scale):
         out.append(L.gradients(X, Y, mask))
     _assert_close(out[0][0], out[1][0], TOL[dtype])
     assert out[0][1]["mse"] == pytest.approx(out[1][1]["mse"], rel=TOL[dtype])
+
+
+def test_concurrent_learners_from_python_threads():
+    """The pass releases the GIL: two learners in two Python threads (BLAS limited around
+    the pool) give their serial results."""
+    from concurrent.futures import ThreadPoolExecutor
+    X, Y, mask = _batch(np.float64, B=16, T=10)
+    learners = [_learner("compiled", np.float64, lam=lam) for lam in (0.3, 0.9)]
+    serial = [L.gradients(X, Y, mask)[0] for L in learners]
+    with limit_blas_threads(1), ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(lambda L=L: [L.gradients(X, Y, mask)[0] for _ in range(5)])
+                for L in learners]
+        results = [r.result() for r in runs]
+    for ref, got in zip(serial, results):
+        for g in got:
+            for k, v in ref.items():
+                np.testing.assert_array_equal(g[k], v, err_msg=k)
