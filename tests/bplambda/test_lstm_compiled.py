@@ -90,7 +90,7 @@ def test_training_steps_agree(dtype, loss):
         moved = np.abs(b.params[k] - _learner("numpy", dtype).params[k]).max()
         assert moved > 0, k                                  # the group did learn
         np.testing.assert_allclose(a.params[k], b.params[k], rtol=0,
-                                   atol=100 * TOL[dtype] * np.abs(b.params[k]).max(),
+                                   atol=10 * TOL[dtype] * np.abs(b.params[k]).max(),
                                    err_msg=k)
 
 

@@ -69,7 +69,7 @@ def test_compiled_dni_equals_numpy(dtype, truncation, sg_last_window):
                                                           rel=10 * rtol)
     for k in a.params:
         np.testing.assert_allclose(a.params[k], b.params[k], rtol=0,
-                                   atol=100 * rtol * np.abs(b.params[k]).max(), err_msg=k)
+                                   atol=10 * rtol * np.abs(b.params[k]).max(), err_msg=k)
 
 
 def test_compiled_full_bptt_equals_finite_differences():
