@@ -95,7 +95,7 @@ def cython_extension(name, **kwargs):
 
 
 CYTHON_MODULES = ["zenkai_np._blas", "zenkai_np.framework._population",
-                  "zenkai_np.bplambda._sequence"]
+                  "zenkai_np.bplambda._sequence", "zenkai_np.bplambda._lstm_sequence"]
 CYTHON_DIRECTIVES = {"language_level": 3, "boundscheck": False, "wraparound": False,
                      "cdivision": True, "initializedcheck": False, "nonecheck": False}
 

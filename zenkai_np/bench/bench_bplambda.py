@@ -19,6 +19,13 @@ pass in one compiled call (≈1.6 MFLOP). References in the same run: the same
 algorithm in NumPy, and the stored-trace learner with the NumPy trace step (the
 baseline before unrolling; ≈156 MFLOP, T−1 full trace steps); the stored-trace
 learner with the compiled kernel is compared with the latter too.
+
+The LSTM training step is one ``BPLambdaLSTM.train_batch`` in the sequential-digits
+setting of the examples (``lstm_blocks.py``: H = 30, batch 50, 10 classes, softmax
+readout at the last step, γ = 0.9, λ = 1, sg_weight 0.1, float32), row by row
+(T = 8, 8 inputs) and, in the full run, pixel by pixel (T = 64, 1 input): the whole
+pass in one compiled call (``_lstm_sequence.pyx``) against the same learner with
+``backend="numpy"``, timed in interleaved pairs.
 """
 from __future__ import annotations
 
@@ -179,6 +186,34 @@ def _training_step(threads, quick):
     ]
 
 
+def _lstm_training_step(threads, quick, T, n_in):
+    from ..bplambda.lstm import LSTM, BPLambdaLSTM
+    from ._harness import interleaved_pairs
+    B, H, O = 50, 30, 10
+    rng = np.random.default_rng(0)
+    X = rng.random((B, T, n_in)).astype(np.float32)
+    Y = np.zeros((B, T, O), np.float32)
+    Y[np.arange(B), T - 1, rng.integers(0, O, B)] = 1
+    mask = np.zeros(T, bool)
+    mask[-1] = True
+    learners = []
+    for backend in ("compiled", "numpy"):
+        L = BPLambdaLSTM(LSTM(n_in, H, O, dtype=np.float32, rng=0), gamma=0.9, lam=1.0,
+                         sg_weight=0.1, lr_rnn=3e-4, lr_readout=3e-4, lr_synth=3e-4,
+                         n_threads=threads, backend=backend)
+        L.loss = "softmax"
+        learners.append(L)
+    ours, ref = (lambda L=L: L.train_batch(X, Y, mask) for L in learners)
+    with limit_blas_threads(1):    # tiny GEMMs: BLAS threads only cost (both sides)
+        t_ours, t_ref, ratio = interleaved_pairs(ours, ref, pairs=7 if quick else 21,
+                                                 alternate=True)
+    mode = "row" if T == 8 else "pixel"
+    case = f"seqdigits {mode} B={B} T={T} H={H}"
+    return [Result("bplambda_lstm_train_step", case, "float32", threads, _simd(),
+                   t_ours * 1e3, t_ref * 1e3, "same learner, backend='numpy' (unrolled traces)",
+                   f"median pair ratio {1 / ratio:.2f}x", {"median_pair_ratio": 1 / ratio})]
+
+
 def run(*, quick: bool, threads: list) -> list:
     from .. import supported_simd_paths, use_simd_path
     results = []
@@ -187,6 +222,9 @@ def run(*, quick: bool, threads: list) -> list:
             for dtype in (np.float32, np.float64):
                 results += _trace_case(B, S, D, dtype, nt, quick)
         results += _training_step(nt, quick)
+        results += _lstm_training_step(nt, quick, 8, 8)
+        if not quick:
+            results += _lstm_training_step(nt, quick, 64, 1)
     # the other SIMD paths this CPU has: the toy trace step, one thread
     default = _simd()
     for path in supported_simd_paths():

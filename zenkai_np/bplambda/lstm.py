@@ -16,24 +16,55 @@ signal ``LS_t = l_t + sg_weight · g(s_t)`` through the immediate derivative
 ``∂s_t/∂Ψ`` (s_{t−1} held fixed), so an exact g gives the BPTT gradient. The
 traces are unrolled by default (``unrolled.py``: per-sample vector–Jacobian
 chains, O(T² B S²) flops); ``traces="recursive"`` stores them and uses the
-explicit per-sample Jacobian path of the kernels (O(T B S³ P)).
+explicit per-sample Jacobian path of the kernels (O(T B S³ P)). With unrolled
+traces, the built-in readout and a plain linear synthesiser, ``backend="compiled"``
+runs the whole pass in one ``nogil`` call (``_lstm_sequence.pyx``).
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-from .._threads import resolve_n_threads
+from .._threads import _controller, limit_blas_threads, resolve_n_threads
 from ..framework.layers import Sigmoid
-from ._sequence_training import SequenceLearner, set_synthesiser_options
+from ._sequence_training import LOSSES, SequenceLearner, set_synthesiser_options
+from .baselines import check_backend
 from .model import uniform_initialiser
 from .synthesiser import LinearSynthesiser, sequence_context
 from .synthesiser_mlp import check_synthesiser
-from .traces import EligibilityTrace
+from .traces import EligibilityTrace, raise_if_diverged
 from .unrolled import unrolled_synth_grads
 
 __all__ = ["LSTM", "BPLambdaLSTM"]
 
 _sig = Sigmoid().forward     # the framework's overflow-free sigmoid
+
+
+_BLAS_LIBS = None
+
+
+def one_blas_thread():
+    """Context manager: BLAS at one thread around a compiled pass (its GEMMs are small,
+    and OpenBLAS's threaded path rounds reductions differently, so results would depend
+    on the thread count). A no-op when every BLAS already runs on one thread (e.g. inside
+    ``limit_blas_threads(1)``, the way to call the passes from several Python threads:
+    the limit itself is process-global)."""
+    global _BLAS_LIBS
+    if _BLAS_LIBS is None:
+        ctl = _controller()
+        _BLAS_LIBS = [] if ctl is None else ctl.select(user_api="blas").lib_controllers
+    if all(lib.num_threads == 1 for lib in _BLAS_LIBS):
+        return contextlib.nullcontext()
+    return limit_blas_threads(1)
+
+
+def compiled_batch_loss(loss, total, n_targets, B, O):
+    """The ``_mse`` figure from a compiled pass's loss sum over target steps and batch
+    (and outputs, except for softmax); NaN without target steps."""
+    if not n_targets:
+        return float("nan")
+    return float(total / (n_targets * (B if loss == "softmax" else B * O)))
 
 
 class LSTM:
@@ -126,16 +157,21 @@ class BPLambdaLSTM(SequenceLearner):
     """BP(λ) learner of an :class:`LSTM` (parameters as :class:`BPLambdaRNN`; updates
     are accumulated per sequence, one Adam step per batch; ``traces`` "unrolled"
     (default) or "recursive", the same updates up to rounding; ``synthesiser`` a
-    LinearSynthesiser(2H, 2H) (default, zero) or ConditionedSynthesiser(2H, n_out))."""
+    LinearSynthesiser(2H, 2H) (default, zero) or ConditionedSynthesiser(2H, n_out));
+    ``backend`` "compiled" (default) runs unrolled passes with the built-in readout and
+    a plain linear synthesiser in one compiled call, "numpy" (and every other case)
+    the NumPy loop of ``_pass``)."""
 
     uses_synthesiser = True
 
     def __init__(self, model, *, gamma=1.0, lam=1.0, sg_weight=1.0, clip=1.0, lr_rnn=1e-3,
                  lr_readout=1e-3, lr_synth=1e-4, readout=None, n_threads=None,
-                 traces="unrolled", synthesiser=None):
+                 traces="unrolled", synthesiser=None, backend="compiled"):
         if traces not in ("recursive", "unrolled"):
             raise ValueError(f"traces: expected 'recursive' or 'unrolled', got {traces!r}")
         self.traces = traces
+        self.backend = check_backend(backend)
+        self._work = None
         set_synthesiser_options(self, gamma, lam, sg_weight, clip)
         self.n_threads = resolve_n_threads(n_threads)
         H = model.n_hidden
@@ -146,7 +182,35 @@ class BPLambdaLSTM(SequenceLearner):
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout, lr_synth=lr_synth,
                          readout=readout)
 
+    def _compiled(self, g_override, record):
+        """Whether this pass runs in ``_lstm_sequence`` (else the NumPy loop)."""
+        return (self.backend == "compiled" and self.traces == "unrolled" and g_override is None
+                and not record and self.readout is None and not self.synth.n_context)
+
+    def _pass_compiled(self, X, Y, mask):
+        """``_pass`` with unrolled traces, in one ``nogil`` call."""
+        from . import _lstm_sequence
+        p, sp = self.model.params, self.synth.params
+        B, T, I = X.shape
+        H, O = self.model.n_hidden, self.model.n_out
+        size = _lstm_sequence.workspace_size(B, T, I, H, O)
+        if self._work is None or self._work.size < size:
+            self._work = np.empty(size, self.dtype)
+        g = {k: np.empty_like(v) for k, v in self.params.items()}
+        with one_blas_thread():
+            total, n_targets, bad = _lstm_sequence.lstm_sequence_grads(
+                np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
+                p["W_x"], p["W_h"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
+                LOSSES.index(self.loss), self.gamma, self.gamma * self.lam, self.sg_weight,
+                0.0 if self.clip is None else float(self.clip), g["W_x"], g["W_h"], g["b"],
+                g["W_out"], g["b_out"], g["synth_W"], g["synth_b"], self._work)
+        if bad >= 0:
+            raise_if_diverged(bad + 1)
+        return g, {"mse": compiled_batch_loss(self.loss, total, n_targets, B, O)}
+
     def _pass(self, X, Y, mask, *, g_override=None, record=False):
+        if self._compiled(g_override, record):
+            return self._pass_compiled(X, Y, mask)
         model, dt = self.model, self.dtype
         B, T, _ = X.shape
         H = model.n_hidden

@@ -7,13 +7,18 @@ LSTM state ``s_t = [h_t, c_t]`` (2H) with the exact Jacobian ``J_t = ∂s_t/∂s
 window end: 0, or ``sg_weight · g(s_end)`` for BPTT+SG), and the parameter
 gradient is ``Σ_t Ĝ_t · ∂s_t/∂Ψ`` (``LSTM.immediate_grads``). BPTT+SG regresses
 ``g(s_{start−1})`` on the gradient arriving there, ``Ĝ_start J_start``.
+
+``backend="compiled"`` (default) runs the whole pass in one ``nogil`` call
+(``_lstm_sequence.lstm_bptt_grads``) for the built-in readout and a plain linear
+synthesiser; ``"numpy"`` (and a conditioned synthesiser) the NumPy loops below.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._sequence_training import SequenceLearner
-from .baselines import windows
+from ._sequence_training import LOSSES, SequenceLearner
+from .baselines import check_backend, windows
+from .lstm import compiled_batch_loss, one_blas_thread
 from .synthesiser import LinearSynthesiser, sequence_context
 from .synthesiser_mlp import check_synthesiser
 
@@ -23,11 +28,45 @@ __all__ = ["DNILSTM", "TruncatedBPTTLSTM"]
 class TruncatedBPTTLSTM(SequenceLearner):
     """Full BPTT (``truncation=None``) or BPTT(n) for an LSTM."""
 
-    def __init__(self, model, *, truncation=None, lr_rnn=1e-3, lr_readout=1e-3):
+    def __init__(self, model, *, truncation=None, lr_rnn=1e-3, lr_readout=1e-3,
+                 backend="compiled"):
         if truncation is not None:
             windows(max(int(truncation), 1) + 1, truncation)  # validates
         self.truncation = truncation
+        self.backend = check_backend(backend)
+        self._work = None
         super().__init__(model, lr_rnn=lr_rnn, lr_readout=lr_readout)
+
+    def _compiled(self):
+        """Whether this pass runs in ``_lstm_sequence`` (plain linear synthesiser or none)."""
+        synth = getattr(self, "synth", None)
+        return self.backend == "compiled" and (synth is None or not synth.n_context)
+
+    def _pass_compiled(self, X, Y, mask):
+        from . import _lstm_sequence
+        model, dt = self.model, self.dtype
+        p = model.params
+        B, T, I = X.shape
+        H, O = model.n_hidden, model.n_out
+        size = _lstm_sequence.workspace_size(B, T, I, H, O)
+        if self._work is None or self._work.size < size:
+            self._work = np.empty(size, dt)
+        synth = getattr(self, "synth", None)
+        sp = synth.params if synth is not None else {
+            "W": np.zeros((2 * H, 2 * H), dt), "b": np.zeros(2 * H, dt)}
+        g = {k: np.empty_like(v) for k, v in p.items()}
+        gs = {k: np.empty_like(v) for k, v in sp.items()}
+        with one_blas_thread():
+            total, n_targets = _lstm_sequence.lstm_bptt_grads(
+                np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
+                p["W_x"], p["W_h"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
+                LOSSES.index(self.loss), 0 if self.truncation is None else int(self.truncation),
+                synth is not None, bool(getattr(self, "sg_last_window", False)),
+                float(getattr(self, "sg_weight", 0.0)), g["W_x"], g["W_h"], g["b"],
+                g["W_out"], g["b_out"], gs["W"], gs["b"], self._work)
+        if synth is not None:
+            g["synth_W"], g["synth_b"] = gs["W"], gs["b"]
+        return g, {"mse": compiled_batch_loss(self.loss, total, n_targets, B, O)}
 
     def _forward(self, X, Y, mask, grads):
         model = self.model
@@ -61,6 +100,8 @@ class TruncatedBPTTLSTM(SequenceLearner):
         return np.zeros_like(steps[0][2])
 
     def _pass(self, X, Y, mask):
+        if self._compiled():
+            return self._pass_compiled(X, Y, mask)
         grads = self._zero_grads()
         steps, loss = self._forward(X, Y, mask, grads)
         wins = windows(X.shape[1], self.truncation)
@@ -81,8 +122,11 @@ class DNILSTM(TruncatedBPTTLSTM):
     uses_synthesiser = True
 
     def __init__(self, model, *, truncation=1, sg_weight=1.0, sg_last_window=True,
-                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, synthesiser=None):
+                 lr_rnn=1e-3, lr_readout=1e-3, lr_synth=1e-4, synthesiser=None,
+                 backend="compiled"):
         S = 2 * model.n_hidden
+        self.backend = check_backend(backend)
+        self._work = None
         self.synth = check_synthesiser(synthesiser, S, model.dtype, model.n_out)
         if not isinstance(self.synth, LinearSynthesiser):
             raise TypeError("synthesiser: the LSTM learners take a LinearSynthesiser or "
@@ -108,5 +152,7 @@ class DNILSTM(TruncatedBPTTLSTM):
                 grads["synth_" + k] += v
 
     def _pass(self, X, Y, mask):
+        if self._compiled():
+            return self._pass_compiled(X, Y, mask)
         self._context = sequence_context(Y, mask) if self.synth.n_context else None
         return super()._pass(X, Y, mask)
