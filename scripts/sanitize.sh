@@ -6,7 +6,8 @@
 # -O1 (the in-place build of the checkout is not touched), and runs the kernel tests
 # (files marked with the pytest marker `kernel`, tests/framework/test_fused.py among
 # them) and the tests of the compiled Cython modules (test_population_kernel.py,
-# tests/bplambda/test_unrolled.py, test_compiled_baselines.py) against that
+# tests/bplambda/test_unrolled.py, test_compiled_baselines.py, test_lstm_compiled.py,
+# test_lstm_compiled_baselines.py) against that
 # build with libasan preloaded into the (uninstrumented) Python interpreter.
 # Exits non-zero on any sanitizer report or test failure.
 #
@@ -97,7 +98,9 @@ cd "$tree"
 mapfile -t files < <( (grep -rl --include='test_*.py' 'pytest.mark.kernel' tests;
                        echo tests/framework/test_population_kernel.py;
                        echo tests/bplambda/test_unrolled.py;
-                       echo tests/bplambda/test_compiled_baselines.py) | sort -u)
+                       echo tests/bplambda/test_compiled_baselines.py;
+                       echo tests/bplambda/test_lstm_compiled.py;
+                       echo tests/bplambda/test_lstm_compiled_baselines.py) | sort -u)
 echo "sanitize: ${#files[@]} test files: ${files[*]}"
 set +e
 env LD_PRELOAD="$libasan $libstdcxx" \

@@ -98,3 +98,21 @@ def limit_blas_threads(n: int = 1):
     the cores). Without threadpoolctl installed it limits nothing.
     """
     return limit_threads(n, user_api="blas")
+
+
+_BLAS_LIBS = None
+
+
+def one_blas_thread():
+    """Context manager: BLAS at one thread around a compiled pass that calls it (its
+    GEMMs are small, and OpenBLAS's threaded path rounds reductions differently, so
+    results would depend on the thread count). A no-op when every BLAS already runs on
+    one thread (e.g. inside ``limit_blas_threads(1)``, the way to call the passes from
+    several Python threads: the limit itself is process-global)."""
+    global _BLAS_LIBS
+    if _BLAS_LIBS is None:
+        ctl = _controller()
+        _BLAS_LIBS = [] if ctl is None else ctl.select(user_api="blas").lib_controllers
+    if all(lib.num_threads == 1 for lib in _BLAS_LIBS):
+        return contextlib.nullcontext()
+    return limit_blas_threads(1)

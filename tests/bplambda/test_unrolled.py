@@ -69,6 +69,23 @@ def test_thread_count_does_not_change_the_compiled_pass():
         np.testing.assert_array_equal(g1[k], g2[k])
 
 
+def test_blas_thread_count_does_not_change_the_compiled_pass():
+    """OpenBLAS's threaded GEMMs round differently: the pass runs BLAS at one thread
+    (a shape large enough for OpenBLAS to thread), and gives the caller's setting back."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from zenkai_np.bplambda.traces import limit_blas_threads
+    X, Y, mask = _batch(np.float32, B=256, T=32, O=3)
+    out = []
+    for n in (1, 2):
+        with limit_blas_threads(n):
+            out.append(_learner("unrolled", "compiled", "tanh", np.float32,
+                                H=32).gradients(X, Y, mask)[0])
+            assert {d["num_threads"] for d in threadpoolctl.threadpool_info()
+                    if d["user_api"] == "blas"} == {n}
+    for k in out[0]:
+        np.testing.assert_array_equal(out[0][k], out[1][k], err_msg=k)
+
+
 def test_unrolled_numpy_against_explicit_traces():
     """dΘ_k = scale Σ_b δ_k E_k with E built by the recursion in float64 einsum."""
     rng = np.random.default_rng(0)

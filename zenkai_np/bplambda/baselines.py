@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._threads import one_blas_thread
 from ._sequence_training import SequenceLearner
 from .model import ACT_CODES
 from .synthesiser import LinearSynthesiser, sequence_context
@@ -79,13 +80,15 @@ class TruncatedBPTTRNN(SequenceLearner):
             "W": np.zeros((H, H), self.dtype), "b": np.zeros(H, self.dtype)}
         g = {k: np.empty_like(v) for k, v in p.items()}
         gs = {"W": np.empty((H, H), self.dtype), "b": np.empty(H, self.dtype)}
-        sse, n_targets = _sequence.rnn_bptt_grads(
-            np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
-            p["W_ih"], p["W_hh"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
-            ACT_CODES[model.activation],
-            0 if self.truncation is None else int(self.truncation), synth is not None,
-            bool(getattr(self, "sg_last_window", False)), float(getattr(self, "sg_weight", 0)),
-            g["W_ih"], g["W_hh"], g["b"], g["W_out"], g["b_out"], gs["W"], gs["b"], self._work)
+        with one_blas_thread():
+            sse, n_targets = _sequence.rnn_bptt_grads(
+                np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
+                p["W_ih"], p["W_hh"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
+                ACT_CODES[model.activation],
+                0 if self.truncation is None else int(self.truncation), synth is not None,
+                bool(getattr(self, "sg_last_window", False)),
+                float(getattr(self, "sg_weight", 0)), g["W_ih"], g["W_hh"], g["b"],
+                g["W_out"], g["b_out"], gs["W"], gs["b"], self._work)
         if synth is not None:
             g["synth_W"], g["synth_b"] = gs["W"], gs["b"]
         mse = sse / (n_targets * B * O) if n_targets else float("nan")

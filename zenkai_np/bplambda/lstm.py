@@ -22,11 +22,10 @@ runs the whole pass in one ``nogil`` call (``_lstm_sequence.pyx``).
 """
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
-from .._threads import _controller, limit_blas_threads, resolve_n_threads
+from .._threads import one_blas_thread, resolve_n_threads
 from ..framework.layers import Sigmoid
 from ._sequence_training import LOSSES, SequenceLearner, set_synthesiser_options
 from .baselines import check_backend
@@ -41,22 +40,6 @@ __all__ = ["LSTM", "BPLambdaLSTM"]
 _sig = Sigmoid().forward     # the framework's overflow-free sigmoid
 
 
-_BLAS_LIBS = None
-
-
-def one_blas_thread():
-    """Context manager: BLAS at one thread around a compiled pass (its GEMMs are small,
-    and OpenBLAS's threaded path rounds reductions differently, so results would depend
-    on the thread count). A no-op when every BLAS already runs on one thread (e.g. inside
-    ``limit_blas_threads(1)``, the way to call the passes from several Python threads:
-    the limit itself is process-global)."""
-    global _BLAS_LIBS
-    if _BLAS_LIBS is None:
-        ctl = _controller()
-        _BLAS_LIBS = [] if ctl is None else ctl.select(user_api="blas").lib_controllers
-    if all(lib.num_threads == 1 for lib in _BLAS_LIBS):
-        return contextlib.nullcontext()
-    return limit_blas_threads(1)
 
 
 def compiled_batch_loss(loss, total, n_targets, B, O):

@@ -18,7 +18,8 @@ import numpy as np
 
 from ._sequence_training import LOSSES, SequenceLearner
 from .baselines import check_backend, windows
-from .lstm import compiled_batch_loss, one_blas_thread
+from .._threads import one_blas_thread
+from .lstm import compiled_batch_loss
 from .synthesiser import LinearSynthesiser, sequence_context
 from .synthesiser_mlp import check_synthesiser
 

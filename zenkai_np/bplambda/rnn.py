@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import resolve_n_threads
+from .._threads import one_blas_thread, resolve_n_threads
 from ._sequence_training import SequenceLearner, set_synthesiser_options
 from .model import ACT_CODES, _act
 from .synthesiser import LinearSynthesiser, clip_unit_norm, sequence_context
@@ -162,13 +162,14 @@ class BPLambdaRNN(SequenceLearner):
         if self._work is None or self._work.size < size:
             self._work = np.empty(size, self.dtype)
         g = {k: np.empty_like(v) for k, v in self.params.items()}
-        sse, n_targets, bad = _sequence.rnn_sequence_grads(
-            np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
-            p["W_ih"], p["W_hh"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
-            ACT_CODES[self.model.activation], self.gamma, self.gamma * self.lam,
-            self.sg_weight, 0.0 if self.clip is None else float(self.clip),
-            g["W_ih"], g["W_hh"], g["b"], g["W_out"], g["b_out"], g["synth_W"],
-            g["synth_b"], self._work)
+        with one_blas_thread():
+            sse, n_targets, bad = _sequence.rnn_sequence_grads(
+                np.ascontiguousarray(X), np.ascontiguousarray(Y), mask.view(np.uint8),
+                p["W_ih"], p["W_hh"], p["b"], p["W_out"], p["b_out"], sp["W"], sp["b"],
+                ACT_CODES[self.model.activation], self.gamma, self.gamma * self.lam,
+                self.sg_weight, 0.0 if self.clip is None else float(self.clip),
+                g["W_ih"], g["W_hh"], g["b"], g["W_out"], g["b_out"], g["synth_W"],
+                g["synth_b"], self._work)
         if bad >= 0:
             raise_if_diverged(bad + 1)
         mse = sse / (n_targets * B * O) if n_targets else float("nan")
