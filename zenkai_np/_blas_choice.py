@@ -19,8 +19,9 @@ import os
 
 __all__ = ["kernel_blas", "set_kernel_blas"]
 
-# The compiled modules that call BLAS; each has blas(), _set_blas_scipy(), _set_blas_ilp64().
-BLAS_MODULES = ("_bplambda", "_moments", "_framework")
+# The compiled modules that call BLAS (_blas: the Cython kernels' layer); each has blas(),
+# _set_blas_scipy(), _set_blas_ilp64().
+BLAS_MODULES = ("_bplambda", "_moments", "_framework", "_blas")
 _NAMES = ("numpy", "scipy")
 _ENTRY_POINTS = ("scipy_sgemm_64_", "scipy_ssyrk_64_", "scipy_sgemv_64_",
                  "scipy_dgemm_64_", "scipy_dsyrk_64_", "scipy_dgemv_64_")
