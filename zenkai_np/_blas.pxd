@@ -1,4 +1,5 @@
-# Typed BLAS for zenkai_np's Cython kernels: SciPy's cython_blas, float and double.
+# Typed BLAS for zenkai_np's Cython kernels (float and double): the kernels' BLAS choice,
+# NumPy's bundled OpenBLAS or SciPy's cython_blas (see _blas.pyx).
 #
 # Row-major (C-contiguous) matrices throughout: a row-major ``C = op(A) op(B)``
 # is the column-major ``C^T = op(B)^T op(A)^T``, so the wrappers swap the

@@ -8,7 +8,7 @@ per step for the recurrence), readout and its gradients at target steps,
 g(s_t), the TD errors δ_t, the synthesiser's clipped updates and the LSTM's
 one-step gradients. ``lstm_bptt_grads``: the same forward, then the backward
 windows of full/truncated BPTT and DNI (``lstm_baselines.py``). Gates
-(i, f, g, o) are stacked as in ``LSTM.params`` (F = 4H). Small GEMMs on SciPy's
+(i, f, g, o) are stacked as in ``LSTM.params`` (F = 4H). Small GEMMs on the kernels'
 BLAS (``_blas.pxd``), elementwise loops here; the cell's loop in C (below).
 
 Inputs are validated in Python (``lstm.py``, ``lstm_baselines.py``, through

@@ -5,7 +5,7 @@ updates (``unrolled.py``), for the built-in MSE readout and a linear
 synthesiser: forward (one GEMM for all input terms, one per step for the
 recurrence), readout and its gradients at target steps, g(h_t), the TD errors
 δ_t, the synthesiser's clipped updates and the RNN's one-step gradients.
-Small GEMMs on SciPy's BLAS (``_blas.pxd``), elementwise loops here.
+Small GEMMs on the kernels' BLAS (``_blas.pxd``), elementwise loops here.
 
 Inputs are validated in Python (``rnn.py``): dtypes, shapes, contiguity,
 finiteness; every loop is bounded by those shapes.  Activation codes:

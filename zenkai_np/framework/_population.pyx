@@ -5,7 +5,7 @@ the shared ``x`` or member ``p``'s rows).  ``losses``: the same, fused with the
 local loss ``0.5 * ||y_p - t||^2`` (summed over the batch, accumulated in
 float64) through one per-thread ``(N, n_out)`` buffer, so the population
 output is never materialised.  Each member is computed start to finish by
-one thread with SciPy's BLAS (single-threaded at these sizes: OpenBLAS runs
+one thread with the kernels' BLAS (single-threaded at these sizes: OpenBLAS runs
 GEMMs below m*n*k = 262144 on the calling thread), so results are identical
 for any thread count.  Callers validate shapes, dtypes, contiguity in Python
 (``population_kernel.py``).  With one thread no OpenMP region is entered.
