@@ -19,7 +19,7 @@ from . import backend
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
 __all__ = ["activation_code", "activation_slope", "usable_gy", "dense_forward",
-           "dfa_forward", "dfa_delta"]
+           "dfa_forward", "dfa_delta", "dfa_backward"]
 
 _ACT = {Identity: 0, Tanh: 1, Sigmoid: 2, ReLU: 3, LeakyReLU: 4}
 
@@ -94,4 +94,25 @@ def dfa_delta(m, e, a, h):
     d = np.matmul(e, m.B)
     if code:
         F.act_grad(d, a, h, d, code, activation_slope(m.activation))
+    return d
+
+
+def dfa_backward(m, e, x, a, h):
+    """``da = (e @ B) * act'(a)`` and the gradients ``dW = x^T da``, ``db = sum(da)``
+    into ``m``'s buffers, one GEMM and one compiled call; ``da``, or None to fall back
+    (also when ``m`` holds accumulated gradients)."""
+    F = backend.fused_module()
+    layer = m.layer
+    code = activation_code(m.activation)
+    if (F is None or code is None or type(layer) is not Linear or m._n_acc != 0
+            or type(e) is not np.ndarray or e.dtype != a.dtype or not usable_gy(a, h)
+            or type(x) is not np.ndarray or x.dtype != a.dtype or not x.flags.c_contiguous):
+        return None
+    W, gW, gb = layer.params["W"], m._bufs["W"], m._bufs.get("b")
+    if not (W.flags.c_contiguous and gW.flags.c_contiguous
+            and (gb is None or gb.flags.c_contiguous)):
+        return None
+    d = np.matmul(e, m.B)
+    F.dense_backward(x, a, h, d, W, d if code else None, gW, gb, None, code,
+                     activation_slope(m.activation))
     return d

@@ -218,6 +218,12 @@ class DFALearner(GradLearner):
         if state.a[0].size != self.B.shape[1]:
             raise ValueError(f"the layer output has {state.a[0].size} values per sample but "
                              f"B expects {self.B.shape[1]} (check input_shape)")
+        da = fused_ops.dfa_backward(self, e, x, state.a, state.y)   # compiled: delta and
+        if da is not None:                                          # gradients in one call
+            state._da = da
+            self.grads = self._bufs
+            self._n_acc = 1
+            return
         da = fused_ops.dfa_delta(self, e, state.a, state.y)   # compiled backend, or None
         if da is None:
             da = self.activation.vjp_x(state.a, state.y,
