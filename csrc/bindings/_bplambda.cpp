@@ -172,7 +172,7 @@ PYBIND11_MODULE(_bplambda, m) {
   m.def(
       "_set_push_kernel", [](int v) { zk::traces::push_kernel() = v < 0 || v > 1 ? -1 : v; },
       py::arg("kernel"),
-      "Test/benchmark knob: -1 auto (S <= INHOUSE_PUSH_MAX_S: in-house), 0 BLAS GEMM, 1 in-house microkernel.");
+      "Test/benchmark knob: -1 auto (in-house on the v3 path for S <= INHOUSE_PUSH_MAX_S, else BLAS), 0 BLAS GEMM, 1 in-house microkernel.");
   m.def("_push_kernel", [] { return zk::traces::push_kernel(); });
   m.attr("INHOUSE_PUSH_MAX_S") = zk::traces::kInhousePushMaxS;
   m.def(

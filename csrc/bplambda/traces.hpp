@@ -71,8 +71,14 @@ inline int& push_kernel() {
   return v;
 }
 
-// The rule for the automatic choice: the in-house push (push_tile) for
-// S <= kInhousePushMaxS, BLAS above. Measured on AMD EPYC Zen 3, AVX2 (2026-12,
+// The rule for the automatic choice: the in-house push (push_tile) on the v3
+// path (AVX2+FMA) for S <= kInhousePushMaxS; BLAS above, and on the other
+// paths. Baseline (SSE2, no FMA): push_tile ran 2.7x slower than the BLAS
+// path here (1.45 vs 0.54 ms, float32 (10, 30, 30); OpenBLAS keeps its own
+// AVX2 kernels whatever our path), and no pre-AVX2 CPU was at hand to
+// measure. v4 (AVX-512): not measured with this kernel; the BLAS path
+// already ran the toy step at 154% / 96% of the GEMM rate on the AVX-512
+// machine (docs/bplambda.md), so it stays until measured there. Measured on AMD EPYC Zen 3, AVX2 (2026-12,
 // NumPy's OpenBLAS 0.3.31, one thread; docs/bplambda.md): the in-house push
 // was faster at every S tried, 30 to 150, float32 and float64, in place too
 // (S = 30: 0.29 vs 0.36 ms float32; S = 150: 26 vs 31 ms). At K = S this small
@@ -85,7 +91,7 @@ constexpr std::ptrdiff_t kInhouseTileCols = 1024;  // columns per in-house tile 
 inline bool use_inhouse_push(int S) {
   const int k = push_kernel();
   if (k >= 0) return k == 1;
-  return S <= kInhousePushMaxS;
+  return S <= kInhousePushMaxS && ::zk::simd_level() == ::zk::SimdLevel::v3;
 }
 
 // Tile columns for S rows: the knob, or the largest multiple of 16 with

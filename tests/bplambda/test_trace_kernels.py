@@ -319,23 +319,26 @@ def test_inhouse_push_thread_count_does_not_change_results(dtype, S, B, P):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_automatic_push_kernel_follows_the_documented_rule(dtype):
-    # S <= INHOUSE_PUSH_MAX_S: the in-house kernel, above it BLAS (bit for bit)
+@pytest.mark.parametrize("simd", supported_simd_paths())
+def test_automatic_push_kernel_follows_the_documented_rule(dtype, simd):
+    # the in-house kernel on the v3 path for S <= INHOUSE_PUSH_MAX_S, else BLAS (bit for bit)
     from zenkai_np import _bplambda
     for S, B, P in ((30, 2, 31), (_bplambda.INHOUSE_PUSH_MAX_S + 1, 1, 2)):
         rng = np.random.default_rng(S)
         ops = _operands(S, B, P, dtype, rng)
         jac = dict(W=ops["W"], a=ops["a"])
-        E_auto = ops["E"].copy()
-        th_auto = trace_step(E_auto, ops["u"], decay=0.9, delta=ops["delta"], n_threads=1, **jac)
-        kernel = 1 if S <= _bplambda.INHOUSE_PUSH_MAX_S else 0
-        E_k = ops["E"].copy()
-        th_k = _push_kernel_step(kernel, E_k, ops["u"], jac, 0.9, ops["delta"], 1.0, 1)
+        kernel = 1 if S <= _bplambda.INHOUSE_PUSH_MAX_S and simd == "v3" else 0
+        with use_simd_path(simd):
+            E_auto = ops["E"].copy()
+            th_auto = trace_step(E_auto, ops["u"], decay=0.9, delta=ops["delta"], n_threads=1,
+                                 **jac)
+            E_k = ops["E"].copy()
+            th_k = _push_kernel_step(kernel, E_k, ops["u"], jac, 0.9, ops["delta"], 1.0, 1)
+            E_other = ops["E"].copy()
+            th_other = _push_kernel_step(1 - kernel, E_other, ops["u"], jac, 0.9, ops["delta"],
+                                         1.0, 1)
         np.testing.assert_array_equal(E_auto, E_k)
         np.testing.assert_array_equal(th_auto, th_k)
-        E_other = ops["E"].copy()
-        th_other = _push_kernel_step(1 - kernel, E_other, ops["u"], jac, 0.9, ops["delta"],
-                                     1.0, 1)
         # the other kernel rounds differently somewhere (in place, the BLAS path
         # contracts through A^T delta, the in-house one contracts the new E)
         assert not (np.array_equal(E_other, E_k) and np.array_equal(th_other, th_k))
