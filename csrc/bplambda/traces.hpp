@@ -10,7 +10,10 @@
 // row factors, J_b = diag(a_b) W, is one GEMM W @ E followed by a row scale.
 // Explicit per-sample Jacobians J (B, S, S) use one GEMM per b.
 //
-// The fused step works in column tiles (a few (b, j) units of width P of one
+// For S <= kInhousePushMaxS (use_inhouse_push) the push is the in-house
+// register-blocked kernel push_tile (traces_body.inc), which adds the
+// diagonal term and contracts while each output block is in registers.
+// Otherwise the fused step works in column tiles (a few (b, j) units of width P of one
 // b): the row factors are folded into the tile's S x S matrix, one BLAS GEMM
 // pushes the tile, one BLAS GEMV on the same cache-resident tile gives its
 // contraction, and the diagonal term is added to both, so E is read once and
@@ -60,6 +63,35 @@ inline int& contract_mode() {
 inline int& tile_cols() {
   static int v = 0;
   return v;
+}
+// Which code pushes the trace (benchmark and test knob): -1 automatic
+// (use_inhouse_push), 0 BLAS GEMM per tile, 1 the in-house microkernel (push_tile).
+inline int& push_kernel() {
+  static int v = -1;
+  return v;
+}
+
+// The rule for the automatic choice: the in-house push (push_tile) on the v3
+// path (AVX2+FMA) for S <= kInhousePushMaxS; BLAS above, and on the other
+// paths. Baseline (SSE2, no FMA): push_tile ran 2.7x slower than the BLAS
+// path here (1.45 vs 0.54 ms, float32 (10, 30, 30); OpenBLAS keeps its own
+// AVX2 kernels whatever our path), and no pre-AVX2 CPU was at hand to
+// measure. v4 (AVX-512): not measured with this kernel; the BLAS path
+// already ran the toy step at 154% / 96% of the GEMM rate on the AVX-512
+// machine (docs/bplambda.md), so it stays until measured there. Measured on AMD EPYC Zen 3, AVX2 (2026-12,
+// NumPy's OpenBLAS 0.3.31, one thread; docs/bplambda.md): the in-house push
+// was faster at every S tried, 30 to 150, float32 and float64, in place too
+// (S = 30: 0.29 vs 0.36 ms float32; S = 150: 26 vs 31 ms). At K = S this small
+// a BLAS call spends much of its time outside its FMA loop (zeroing C for
+// beta = 0, packing, set-up) and the diagonal add and contraction take further
+// passes. push_tile has no blocking of K: above S ~ 150 the S x S matrix no
+// longer sits in L2 beside the panel, so BLAS keeps large S.
+constexpr int kInhousePushMaxS = 150;
+constexpr std::ptrdiff_t kInhouseTileCols = 1024;  // columns per in-house tile (at most)
+inline bool use_inhouse_push(int S) {
+  const int k = push_kernel();
+  if (k >= 0) return k == 1;
+  return S <= kInhousePushMaxS && ::zk::simd_level() == ::zk::SimdLevel::v3;
 }
 
 // Tile columns for S rows: the knob, or the largest multiple of 16 with
@@ -149,6 +181,7 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
   const std::ptrdiff_t ld_e = static_cast<std::ptrdiff_t>(B) * S * P;
   const bool push = decay != T(0);
   if (2.0 * S * S * static_cast<double>(ld_e) < kParallelMinFlops) n_threads = 1;
+  const bool inhouse = push && diag_in == nullptr && use_inhouse_push(S);
   int mode = contract_mode();
   // fold: out of place into the spare row, or in place through the scratch tile
   const bool can_fold = (spare_row || in_place) && push && delta != nullptr;
@@ -160,7 +193,7 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
     mode = can_fold && (sizeof(T) == 8 || static_cast<double>(S) * S * tl.per_b <= 1.0e6) ? 0
                                                                                          : 1;
   if (mode == 0 && !can_fold) mode = 1;
-  if (!push || diag_in) mode = 2;
+  if (!push || diag_in || inhouse) mode = 2;  // (in-house: contracted by push_tile)
   const bool fold = mode == 0;
   T* part = nullptr;
   if (delta) {
@@ -203,6 +236,28 @@ void trace_step(const T* E_in, T* E_out, int S, int B, int P, const T* W, const 
                     ld_e);
         if (delta)
           ZK_ISA_CALL(contract_cols<T>, Eb, ld_e, S, tl.per_b, delta + b * S, part + b * tl.per_b);
+      }
+    });
+    if (delta && dtheta)
+      ZK_ISA_CALL(reduce_batch<T>, part, static_cast<std::ptrdiff_t>(S) * P, B,
+                  static_cast<std::ptrdiff_t>(S) * P, scale, dtheta);
+    return;
+  }
+  if (inhouse) {
+    // tiles: a sample's columns in pieces of at most kInhouseTileCols (multiples of 64)
+    const std::ptrdiff_t per_b = tl.per_b;
+    const std::ptrdiff_t n_pieces = (per_b + kInhouseTileCols - 1) / kInhouseTileCols;
+    const std::ptrdiff_t w = ((per_b + n_pieces - 1) / n_pieces + 63) / 64 * 64;
+    const std::ptrdiff_t pieces = (per_b + w - 1) / w;
+    parallel_chunks(B * pieces, 1, n_threads,
+                    [&](std::ptrdiff_t, std::ptrdiff_t lo, std::ptrdiff_t hi) {
+      for (std::ptrdiff_t t = lo; t < hi; ++t) {
+        const std::ptrdiff_t b = t / pieces, c0 = (t % pieces) * w;
+        const std::ptrdiff_t cols = std::min(w, per_b - c0);
+        const T* A = Abuf.data() + (per_b_matrix ? b * a_stride : 0);
+        ZK_ISA_CALL(push_tile<T>, A, S, P, E_in + b * per_b, E_out + b * per_b, ld_e, c0, cols,
+                    u ? u + b * P : nullptr, delta ? delta + b * S : nullptr,
+                    part ? part + b * per_b : nullptr);
       }
     });
     if (delta && dtheta)

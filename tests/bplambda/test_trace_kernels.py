@@ -222,6 +222,7 @@ def test_every_contraction_placement_and_tile_width_matches_naive_loop(dtype, mo
                                      delta=ops["delta"], scale=1 / B, W=ops["W"].astype(
                                          np.float64), a=ops["a"].astype(np.float64))
     try:
+        _bplambda._set_push_kernel(0)    # the placements and tiles of the BLAS path
         _bplambda._set_contract_mode(mode)
         _bplambda._set_tile_cols(cols)
         for threads in (1, 2):
@@ -237,8 +238,112 @@ def test_every_contraction_placement_and_tile_width_matches_naive_loop(dtype, mo
             _close(E, E_ref, dtype)
             _close(th, th_ref, dtype)
     finally:
+        _bplambda._set_push_kernel(-1)
         _bplambda._set_contract_mode(-1)
         _bplambda._set_tile_cols(0)
+
+
+# The two push kernels: the in-house register-blocked microkernel (blocks of
+# 6 rows x 2 vectors, the diagonal add and contraction fused) and BLAS GEMM per
+# tile. Shapes whose S, P, B are not multiples of the blocks (S % 6 = 1..5, a
+# partial last column block, one row, one column).
+PUSH_SHAPES = [(7, 3, 5), (13, 2, 21), (1, 1, 1), (17, 5, 40), (31, 3, 33), (50, 2, 17),
+               (12, 1, 16)]
+
+
+def _push_kernel_step(kernel, E, u, jac, decay, delta, scale, threads, E_out=None):
+    from zenkai_np import _bplambda
+    try:
+        _bplambda._set_push_kernel(kernel)
+        return trace_step(E, u, decay=decay, delta=delta, scale=scale, E_out=E_out,
+                          n_threads=threads, **jac)
+    finally:
+        _bplambda._set_push_kernel(-1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("S,B,P", PUSH_SHAPES)
+def test_inhouse_push_matches_blas_push_and_naive_loop(dtype, S, B, P):
+    rng = np.random.default_rng(S * 7 + P)
+    ops = _operands(S, B, P, dtype, rng)
+    jacs = (dict(W=ops["W"], a=ops["a"]), dict(W=ops["W"]), dict(J=ops["J"]))
+    for jac in jacs:
+        for u, delta in ((ops["u"], ops["delta"]), (None, ops["delta"]), (ops["u"], None)):
+            E_ref, th_ref = trace_step_naive(
+                ops["E"].astype(np.float64), u, decay=0.8, delta=delta, scale=1 / B,
+                **{k: v.astype(np.float64) for k, v in jac.items()})
+            for simd in supported_simd_paths():
+                with use_simd_path(simd):
+                    results = {}
+                    for kernel in (1, 0):
+                        for where in ("in_place", "out", "spare"):
+                            E = ops["E"].copy()
+                            E_out = {"in_place": None,
+                                     "out": np.full_like(E, np.nan),
+                                     "spare": np.full((S + 1, B, S, P), np.nan, dtype)}[where]
+                            th = _push_kernel_step(kernel, E, u, jac, 0.8, delta, 1 / B, 1, E_out)
+                            E_new = E if E_out is None else E_out[:S]
+                            if E_out is not None:
+                                np.testing.assert_array_equal(E, ops["E"])
+                            _close(E_new, E_ref, dtype)
+                            if delta is None:
+                                assert th is None
+                            else:
+                                _close(th, th_ref, dtype)
+                            results[kernel, where] = (E_new.copy(), th)
+                    for where in ("in_place", "out", "spare"):   # the two kernels agree
+                        _close(results[1, where][0], results[0, where][0].astype(np.float64),
+                               dtype)
+                        if delta is not None:
+                            _close(results[1, where][1], results[0, where][1].astype(
+                                np.float64), dtype)
+                        # the in-house kernel: the same numbers in place and out of place
+                        np.testing.assert_array_equal(results[1, where][0],
+                                                      results[1, "out"][0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("S,B,P", [(31, 7, 33), (40, 6, 41)])   # serial / parallel sizes
+def test_inhouse_push_thread_count_does_not_change_results(dtype, S, B, P):
+    rng = np.random.default_rng(21)
+    ops = _operands(S, B, P, dtype, rng)
+    outs = []
+    for threads in (1, 2, 3):
+        E = ops["E"].copy()
+        th = _push_kernel_step(1, E, ops["u"], dict(W=ops["W"], a=ops["a"]), 0.9, ops["delta"],
+                               1 / B, threads)
+        outs.append((E, th))
+    for E, th in outs[1:]:
+        np.testing.assert_array_equal(E, outs[0][0])
+        np.testing.assert_array_equal(th, outs[0][1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("simd", supported_simd_paths())
+def test_automatic_push_kernel_follows_the_documented_rule(dtype, simd):
+    # the in-house kernel on the v3 path for S <= INHOUSE_PUSH_MAX_S, else BLAS (bit for bit)
+    from zenkai_np import _bplambda
+    for S, B, P in ((30, 2, 31), (_bplambda.INHOUSE_PUSH_MAX_S + 1, 1, 2)):
+        rng = np.random.default_rng(S)
+        ops = _operands(S, B, P, dtype, rng)
+        jac = dict(W=ops["W"], a=ops["a"])
+        kernel = 1 if S <= _bplambda.INHOUSE_PUSH_MAX_S and simd == "v3" else 0
+        with use_simd_path(simd):
+            E_auto = ops["E"].copy()
+            th_auto = trace_step(E_auto, ops["u"], decay=0.9, delta=ops["delta"], n_threads=1,
+                                 **jac)
+            E_k = ops["E"].copy()
+            th_k = _push_kernel_step(kernel, E_k, ops["u"], jac, 0.9, ops["delta"], 1.0, 1)
+            E_other = ops["E"].copy()
+            th_other = _push_kernel_step(1 - kernel, E_other, ops["u"], jac, 0.9, ops["delta"],
+                                         1.0, 1)
+        np.testing.assert_array_equal(E_auto, E_k)
+        np.testing.assert_array_equal(th_auto, th_k)
+        # the other kernel rounds differently somewhere (in place, the BLAS path
+        # contracts through A^T delta, the in-house one contracts the new E)
+        assert not (np.array_equal(E_other, E_k) and np.array_equal(th_other, th_k))
+        _close(E_other, E_k.astype(np.float64), dtype)
+        _close(th_other, th_k.astype(np.float64), dtype)
 
 
 def _sequence_naive(W, A, decay, U, Delta, scale, clip):

@@ -7,6 +7,8 @@ shared), against
 
 * ``numpy``: the best NumPy formulation (one matmul into a reused buffer, a
   broadcast row scale, a strided diagonal view, one GEMV for the contraction);
+* the same kernel with its push on BLAS (``_bplambda._set_push_kernel(0)``;
+  the automatic rule uses the in-house register-blocked push on the v3 path for S ≤ 150);
 * GEMMs ``W (S×S) @ X (S×N)`` of equal flops (the push plus the contraction),
   whose rate is the practical limit, on two BLAS builds: SciPy's ``?gemm``
   (OpenBLAS 0.3.30 here) and NumPy's ``matmul`` (NumPy's own OpenBLAS, 0.3.31
@@ -92,6 +94,13 @@ def _trace_case(B, S, D, dtype, threads, quick):
         _bplambda.trace_step(E[k][:S], E[1 - k], W, a, empty, 0.9, u, d, 1.0 / B, out, threads)
         state["k"] = 1 - k
 
+    def ours_blas_push():  # the same step with the push on BLAS (the path for S > 150)
+        _bplambda._set_push_kernel(0)
+        try:
+            ours()
+        finally:
+            _bplambda._set_push_kernel(-1)
+
     def numpy_ref():
         k = state["kn"]
         trace_step_numpy(En[k], En[1 - k], W, a, 0.9, u, d, 1.0 / B, outn)
@@ -108,7 +117,8 @@ def _trace_case(B, S, D, dtype, threads, quick):
     # ours with BLAS at one thread (our OpenMP tiles do the parallel work);
     # the references with BLAS at `threads` threads. Repeats interleaved.
     fns = (("ours", ours, 1), ("numpy", numpy_ref, threads),
-           ("gemm_scipy", gemm_scipy, threads), ("gemm_numpy", gemm_numpy, threads))
+           ("gemm_scipy", gemm_scipy, threads), ("gemm_numpy", gemm_numpy, threads),
+           ("ours_blas_push", ours_blas_push, 1))
     times = interleaved_times([f for _, f, _ in fns], repeat=repeat, min_time=mt,
                               blas_threads=[bt for _, _, bt in fns])
     t = {name: v for (name, _, _), v in zip(fns, times)}
@@ -119,7 +129,10 @@ def _trace_case(B, S, D, dtype, threads, quick):
              "gflops_gemm_scipy": gf(t["gemm_scipy"]), "gflops_gemm_numpy": gf(t["gemm_numpy"]),
              "ours_vs_gemm_scipy_rate": t["gemm_scipy"] / t["ours"],
              "ours_vs_gemm_numpy_rate": t["gemm_numpy"] / t["ours"],
-             "numpy_vs_gemm_numpy_rate": t["gemm_numpy"] / t["numpy"]}
+             "numpy_vs_gemm_numpy_rate": t["gemm_numpy"] / t["numpy"],
+             "push_kernel": ("in-house" if S <= _bplambda.INHOUSE_PUSH_MAX_S
+                             and _bplambda.simd_level() == "v3" else "blas"),
+             "ms_ours_blas_push": t["ours_blas_push"] * 1e3}
     simd = _simd()
     return [
         Result("trace_step", case, dt.name, threads, simd, t["ours"] * 1e3, t["numpy"] * 1e3,
@@ -134,6 +147,11 @@ def _trace_case(B, S, D, dtype, threads, quick):
                f"GEMM of equal flops, NumPy's BLAS; kernel on {_bplambda.blas()}'s",
                f"{t['gemm_numpy'] / t['ours'] * 100:.0f}% of that GEMM's rate "
                f"({gf(t['gemm_numpy']):.1f} GFLOP/s)", extra),
+        Result("trace_step", case, dt.name, threads, simd, t["ours"] * 1e3,
+               t["ours_blas_push"] * 1e3,
+               f"same kernel, push on {_bplambda.blas()}'s BLAS GEMM (the path off v3 or "
+               f"above S = {_bplambda.INHOUSE_PUSH_MAX_S})",
+               f"ours: {extra['push_kernel']} push", extra),
     ]
 
 
