@@ -72,17 +72,18 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
+from peer_env import cpu_flags, cpu_model, cpu_ticks, git_head  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 try:
     import zenkai_np as zk  # noqa: E402
+    from zenkai_np.bench.bench_framework import HandWritten  # noqa: E402
 except ImportError as exc:
     sys.exit(f"cannot import zenkai_np ({exc}); run with PYTHONPATH=<repo>")
 
@@ -105,52 +106,6 @@ PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
 
 # -- environment ----------------------------------------------------------------------
-def cpu_model():
-    """'model name (family f, model m)' from /proc/cpuinfo."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-                if not line.strip():
-                    break
-    except OSError:
-        return platform.processor() or "unknown"
-    return (f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, "
-            f"model {info.get('model', '?')})")
-
-
-def cpu_flags():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return "/".join(x for x in ("avx2", "fma", "avx512f") if x in flags)
-    except OSError:
-        pass
-    return "?"
-
-
-def git_head(path):
-    try:
-        return subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-
-
-def cpu_ticks():
-    """(steal, total) jiffies of all CPUs from /proc/stat, or None."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return v[7], sum(v[:8])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def blas_threads():
     try:
         from threadpoolctl import threadpool_info
@@ -220,59 +175,21 @@ class ZenkaiNp:
 
 
 class NumpyBackprop:
-    """Hand-written NumPy backprop of the network with hand-written Adam."""
+    """Hand-written NumPy backprop with hand-written Adam: the bench's reference loop
+    (``zenkai_np.bench.bench_framework.HandWritten``), started from ``init``."""
 
     def __init__(self, x, y, init):
         self.x, self.y = x, y
-        self.Ws = [W.astype(x.dtype) for W, _ in init]
-        self.bs = [b.astype(x.dtype) for _, b in init]
-        self.ps = self.Ws + self.bs
-        self.m = [np.zeros_like(p) for p in self.ps]
-        self.v = [np.zeros_like(p) for p in self.ps]
-        self.s = [np.empty_like(p) for p in self.ps]
-        self.t = 0
+        self.ref = HandWritten(x.dtype, rule="bp", optimizer="adam")
+        for W, b, (W0, b0) in zip(self.ref.Ws, self.ref.bs, init):
+            W[...] = W0        # in place: the Adam of the loop holds these arrays
+            b[...] = b0
+        self.Ws, self.bs = self.ref.Ws, self.ref.bs
         self.rng = np.random.default_rng(SHUFFLE_SEED)
         self.bounds = batch_bounds()
 
-    def adam(self, grads):
-        self.t += 1
-        c1, c2 = 1 - BETA1 ** self.t, 1 - BETA2 ** self.t
-        for p, g, m, v, s in zip(self.ps, grads, self.m, self.v, self.s):
-            m *= BETA1
-            np.multiply(g, 1 - BETA1, out=s)
-            m += s
-            v *= BETA2
-            np.multiply(g, g, out=s)
-            s *= 1 - BETA2
-            v += s
-            np.multiply(v, 1.0 / c2, out=s)     # p -= lr/c1 * m / (sqrt(v / c2) + eps)
-            np.sqrt(s, out=s)
-            s += EPS
-            np.divide(m, s, out=s)
-            s *= LR / c1
-            p -= s
-
     def batch(self, x, labels):
-        W1, W2, W3 = self.Ws
-        b1, b2, b3 = self.bs
-        h1 = np.tanh(x @ W1 + b1)
-        h2 = np.tanh(h1 @ W2 + b2)
-        z = h2 @ W3 + b3
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1)
-        n = x.shape[0]
-        rows = np.arange(n)
-        loss = float((np.log(s).sum() - z[rows, labels].sum()) / n)
-        e /= s[:, None]
-        e[rows, labels] -= 1
-        e *= 1.0 / n
-        d3 = e
-        d2 = (d3 @ W3.T) * (1 - h2 * h2)
-        d1 = (d2 @ W2.T) * (1 - h1 * h1)
-        self.adam([x.T @ d1, h1.T @ d2, h2.T @ d3, d1.sum(axis=0), d2.sum(axis=0),
-                   d3.sum(axis=0)])
-        return loss
+        return self.ref.batch(x, labels)
 
     def epoch(self):
         perm = self.rng.permutation(N_TRAIN)

@@ -34,6 +34,7 @@ class Optimizer:
 
     _hyper: dict = {}
     _buffers: tuple = ()
+    _compiled = False
 
     def __init__(self, params=None, **hyper):
         unknown = set(hyper) - set(self._hyper)
@@ -123,12 +124,23 @@ class Optimizer:
         will not read them again), which saves memory traffic.
         """
         self.t = t = self.t + 1
-        for name, p, g, bufs, scratch in self._items:
-            gr = grads.get(name)
-            if gr is not None:
-                self._update(p, gr, g, bufs, scratch, t)
+        F = fused_module()
+        for name, p, group, bufs, scratch in self._items:
+            g = grads.get(name)
+            if g is None:
+                continue
+            if F is not None and self._compiled and _fusable(p, g):
+                self._compiled_update(F, p, g, group, bufs, t)
+            else:
+                self._update(p, g, group, bufs, scratch, t, consume)
 
-    def _update(self, p, g, group, bufs, scratch, t):
+    def _compiled_update(self, F, p, g, group, bufs, t):
+        """The update in one pass of the compiled module ``F``, the arithmetic of
+        ``_update`` (subclasses with a compiled pass set ``_compiled = True``)."""
+        raise NotImplementedError
+
+    def _update(self, p, g, group, bufs, scratch, t, consume):
+        """The NumPy update of ``p`` in place (``consume``: ``g`` may be overwritten)."""
         raise NotImplementedError
 
     def state_dict(self):
@@ -162,27 +174,20 @@ class SGD(Optimizer):
 
     _hyper = {"lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "nesterov": False}
     _buffers = ("momentum_buffer",)
+    _compiled = True
 
-    def step(self, grads, consume=False):
-        self.t = t = self.t + 1
-        F = fused_module()
-        for name, p, group, bufs, scratch in self._items:
-            g = grads.get(name)
-            if g is None:
-                continue
-            if F is not None and _fusable(p, g):    # one compiled pass, same arithmetic
-                F.sgd_step(p, g, bufs["momentum_buffer"], group["lr"], group["momentum"],
-                           group["weight_decay"], bool(group["nesterov"]))
-            elif group["momentum"] or group["weight_decay"]:
-                self._update(p, g, group, bufs, scratch, t)
-            else:                       # plain SGD, inlined: p -= lr * g
-                if consume:
-                    scratch = g         # the caller gave its buffer away
-                np.multiply(g, group["lr"], out=scratch)
-                p -= scratch
+    def _compiled_update(self, F, p, g, group, bufs, t):
+        F.sgd_step(p, g, bufs["momentum_buffer"], group["lr"], group["momentum"],
+                   group["weight_decay"], bool(group["nesterov"]))
 
-    def _update(self, p, g, group, bufs, scratch, t):
+    def _update(self, p, g, group, bufs, scratch, t, consume):
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        if not (mu or wd):              # plain SGD: p -= lr * g
+            if consume:
+                scratch = g             # the caller gave its buffer away
+            np.multiply(g, lr, out=scratch)
+            p -= scratch
+            return
         if wd:
             np.multiply(p, wd, out=scratch)
             scratch += g
@@ -206,21 +211,13 @@ class Adam(Optimizer):
 
     _hyper = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
     _buffers = ("m", "v")
+    _compiled = True
 
-    def step(self, grads, consume=False):
-        self.t = t = self.t + 1
-        F = fused_module()
-        for name, p, group, bufs, scratch in self._items:
-            g = grads.get(name)
-            if g is None:
-                continue
-            if F is not None and _fusable(p, g):    # one compiled pass, same arithmetic
-                F.adam_step(p, g, bufs["m"], bufs["v"], group["lr"], group["beta1"],
-                            group["beta2"], group["eps"], group["weight_decay"], t)
-            else:
-                self._update(p, g, group, bufs, scratch, t)
+    def _compiled_update(self, F, p, g, group, bufs, t):
+        F.adam_step(p, g, bufs["m"], bufs["v"], group["lr"], group["beta1"], group["beta2"],
+                    group["eps"], group["weight_decay"], t)
 
-    def _update(self, p, g, group, bufs, scratch, t):
+    def _update(self, p, g, group, bufs, scratch, t, consume):
         lr, b1, b2, eps = group["lr"], group["beta1"], group["beta2"], group["eps"]
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
