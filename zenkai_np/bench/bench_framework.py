@@ -303,13 +303,22 @@ def measure_conv(pairs=11, reps=3):
 
 
 def population_rows(quick: bool) -> list:
-    """ES-style population losses, P = 64 members of a 64-10 ``Linear`` on a digits-sized
-    batch (N = 64), float32: the compiled kernel at 1 and 2 threads against each other
-    (interleaved pairs) and against the NumPy formulation."""
+    """ES-style population losses, P = 64 members of a 64-10 ``Linear``, float32, on a
+    minibatch (N = 64) and, unless quick, on the whole digits training split (N = 1437,
+    full-batch fitness): the compiled kernel at 1 and 2 threads against each other
+    (interleaved pairs), against two processes running it at once (the machine's
+    ceiling) and against the NumPy formulation."""
+    rows = []
+    for N in ((64,) if quick else (64, N_TRAIN)):
+        rows += _population_rows(N, quick)
+    return rows
+
+
+def _population_rows(N: int, quick: bool) -> list:
     from ..framework.layers import Linear
     from ..framework.population_kernel import population_losses, population_losses_of
     rng = np.random.default_rng(0)
-    P, N = 64, 64
+    P = 64
     layer = Linear(64, 10, dtype=np.float32, rng=0)
     pop = {"W": rng.standard_normal((P, 64, 10)).astype(np.float32),
            "b": rng.standard_normal((P, 10)).astype(np.float32)}
@@ -318,7 +327,7 @@ def population_rows(quick: bool) -> list:
     one = lambda: population_losses_of(layer, x, pop, t, n_threads=1)  # noqa: E731
     two = lambda: population_losses_of(layer, x, pop, t, n_threads=2)  # noqa: E731
     numpy_ref = lambda: population_losses(layer.forward_population(x, pop), t)  # noqa: E731
-    reps = 20 if quick else 200
+    reps = max(1, (20 if quick else 200) * 64 // N)
 
     def block(fn):
         return lambda: [fn() for _ in range(reps)]
