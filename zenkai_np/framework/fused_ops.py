@@ -18,8 +18,8 @@ import numpy as np
 from . import backend
 from .layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
-__all__ = ["activation_code", "activation_slope", "usable_gy", "dense_forward",
-           "dfa_forward", "dfa_delta", "dfa_backward"]
+__all__ = ["activation_code", "activation_slope", "usable_gy", "grad_buffers",
+           "dense_forward", "dfa_forward", "dfa_delta", "dfa_backward"]
 
 _ACT = {Identity: 0, Tanh: 1, Sigmoid: 2, ReLU: 3, LeakyReLU: 4}
 
@@ -97,21 +97,33 @@ def dfa_delta(m, e, a, h):
     return d
 
 
+def grad_buffers(lm, x, a):
+    """``(W, gW, gb)`` when the learner ``lm`` of a ``Linear`` can take its gradients
+    from one compiled call on input ``x`` (pre-activation ``a``): no accumulated
+    gradients, ``x`` an ndarray of ``a``'s dtype, every buffer C-contiguous; else None."""
+    if (lm._n_acc != 0 or type(x) is not np.ndarray or x.dtype != a.dtype
+            or not x.flags.c_contiguous):
+        return None
+    W, gW, gb = lm.layer.params["W"], lm._bufs["W"], lm._bufs.get("b")
+    if not (W.flags.c_contiguous and gW.flags.c_contiguous
+            and (gb is None or gb.flags.c_contiguous)):
+        return None
+    return W, gW, gb
+
+
 def dfa_backward(m, e, x, a, h):
     """``da = (e @ B) * act'(a)`` and the gradients ``dW = x^T da``, ``db = sum(da)``
     into ``m``'s buffers, one GEMM and one compiled call; ``da``, or None to fall back
     (also when ``m`` holds accumulated gradients)."""
     F = backend.fused_module()
-    layer = m.layer
     code = activation_code(m.activation)
-    if (F is None or code is None or type(layer) is not Linear or m._n_acc != 0
-            or type(e) is not np.ndarray or e.dtype != a.dtype or not usable_gy(a, h)
-            or type(x) is not np.ndarray or x.dtype != a.dtype or not x.flags.c_contiguous):
+    if (F is None or code is None or type(m.layer) is not Linear or type(e) is not np.ndarray
+            or e.dtype != a.dtype or not usable_gy(a, h)):
         return None
-    W, gW, gb = layer.params["W"], m._bufs["W"], m._bufs.get("b")
-    if not (W.flags.c_contiguous and gW.flags.c_contiguous
-            and (gb is None or gb.flags.c_contiguous)):
+    arrays = grad_buffers(m, x, a)
+    if arrays is None:
         return None
+    W, gW, gb = arrays
     d = np.matmul(e, m.B)
     F.dense_backward(x, a, h, d, W, d if code else None, gW, gb, None, code,
                      activation_slope(m.activation))

@@ -22,7 +22,7 @@ executes 0.84 M instructions for the 64x256 @ 256x256 float32 GEMM, SciPy's
 0.3.30 1.22 M, callgrind).
 
 ``DFALearner`` (a Linear and its activation in one machine) uses
-``fused_ops.dfa_forward`` / ``fused_ops.dfa_delta``.  Everything here falls back to the
+``fused_ops.dfa_forward`` / ``fused_ops.dfa_backward``.  Everything here falls back to the
 unfused NumPy path (returns ``None``) when the backend is ``"numpy"``, a
 learner is subclassed, a buffer is not C-contiguous or a dtype differs: the
 user's code never changes, only the speed.  Validation happens here, in
@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .fused_ops import activation_code, activation_slope, dense_forward, usable_gy
+from .fused_ops import (activation_code, activation_slope, dense_forward, grad_buffers,
+                        usable_gy)
 from .layers import Linear
 from .learners.feedback_alignment import FALearner
 from .learners.grad import GradLearner
@@ -82,16 +83,12 @@ def dense_backward(lm, act_layer, x, a, y, gy, need_x):
     the recorded pre-activation/activation; ``gy = dL/dy``.
     """
     F = backend.fused_module()
-    layer = lm.layer
-    if (F is None or lm._n_acc != 0 or not usable_gy(gy, a) or type(x) is not np.ndarray
-            or not x.flags.c_contiguous or x.dtype != a.dtype):
+    arrays = None if F is None or not usable_gy(gy, a) else grad_buffers(lm, x, a)
+    if arrays is None:
         return NotImplemented
-    W = layer.params["W"]
+    W, gW, gb = arrays
     M = W if type(lm) is GradLearner else lm.B
-    bufs = lm._bufs
-    gW, gb = bufs["W"], bufs.get("b")
-    if not (W.flags.c_contiguous and M.flags.c_contiguous and M.dtype == a.dtype
-            and gW.flags.c_contiguous and (gb is None or gb.flags.c_contiguous)):
+    if not (M.flags.c_contiguous and M.dtype == a.dtype):
         return NotImplemented
     code = 0 if act_layer is None else activation_code(act_layer)
     gz = np.empty_like(gy) if code else None
@@ -100,7 +97,7 @@ def dense_backward(lm, act_layer, x, a, y, gy, need_x):
                      0.0 if act_layer is None else activation_slope(act_layer))
     if gx is not None and lm.x_lr != 1.0:
         gx *= lm.x_lr
-    lm.grads = bufs
-    lm.optimizer.step(bufs, consume=not lm.keep_grads)
+    lm.grads = lm._bufs
+    lm.optimizer.step(lm._bufs, consume=not lm.keep_grads)
     lm._n_acc = 0
     return gx

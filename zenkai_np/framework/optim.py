@@ -34,7 +34,9 @@ class Optimizer:
 
     _hyper: dict = {}
     _buffers: tuple = ()
-    _compiled = False
+    #: ``(F, p, g, group, bufs, t)``: the update in one pass of the compiled module
+    #: ``F``, with ``_update``'s arithmetic; None where there is none
+    _compiled_update = None
 
     def __init__(self, params=None, **hyper):
         unknown = set(hyper) - set(self._hyper)
@@ -129,15 +131,10 @@ class Optimizer:
             g = grads.get(name)
             if g is None:
                 continue
-            if F is not None and self._compiled and _fusable(p, g):
+            if F is not None and self._compiled_update is not None and _fusable(p, g):
                 self._compiled_update(F, p, g, group, bufs, t)
             else:
                 self._update(p, g, group, bufs, scratch, t, consume)
-
-    def _compiled_update(self, F, p, g, group, bufs, t):
-        """The update in one pass of the compiled module ``F``, the arithmetic of
-        ``_update`` (subclasses with a compiled pass set ``_compiled = True``)."""
-        raise NotImplementedError
 
     def _update(self, p, g, group, bufs, scratch, t, consume):
         """The NumPy update of ``p`` in place (``consume``: ``g`` may be overwritten)."""
@@ -174,7 +171,6 @@ class SGD(Optimizer):
 
     _hyper = {"lr": 0.01, "momentum": 0.0, "weight_decay": 0.0, "nesterov": False}
     _buffers = ("momentum_buffer",)
-    _compiled = True
 
     def _compiled_update(self, F, p, g, group, bufs, t):
         F.sgd_step(p, g, bufs["momentum_buffer"], group["lr"], group["momentum"],
@@ -211,7 +207,6 @@ class Adam(Optimizer):
 
     _hyper = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}
     _buffers = ("m", "v")
-    _compiled = True
 
     def _compiled_update(self, F, p, g, group, bufs, t):
         F.adam_step(p, g, bufs["m"], bufs["v"], group["lr"], group["beta1"], group["beta2"],
