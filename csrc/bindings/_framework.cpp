@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../framework/dense.hpp"
+#include "../framework/xent.hpp"
 #include "blas_loader.hpp"
 #include "module_common.hpp"
 
@@ -159,6 +160,23 @@ void bind(py::module_& m) {
       py::arg("p").noconvert(), py::arg("g").noconvert(), py::arg("buf"), py::arg("lr"),
       py::arg("momentum"), py::arg("weight_decay"), py::arg("nesterov"),
       "One SGD pass in place, PyTorch convention (dense.hpp).");
+  m.def(
+      "softmax_xent",
+      [](carray<T> y, py::array_t<std::int64_t, py::array::c_style> t, carray<T> g,
+         double scale) {
+        need(y.ndim() == 2 && y.shape(0) >= 1 && y.shape(1) >= 1, "y: expected (n, k)");
+        const std::ptrdiff_t n = y.shape(0), k = y.shape(1);
+        need(t.ndim() == 1 && t.shape(0) == n, "t: expected (n,) labels");
+        T* pg = writable<T>(g, n * k, "g");
+        const T* pyv = y.data();
+        const std::int64_t* pt = t.data();
+        py::gil_scoped_release release;
+        return zk::dense::softmax_xent<T>(pyv, pt, pg, n, k, static_cast<T>(scale));
+      },
+      py::arg("y").noconvert(), py::arg("t").noconvert(), py::arg("g").noconvert(),
+      py::arg("scale"),
+      "Softmax cross-entropy of logits y with labels t in [0, k): returns the summed loss, "
+      "writes g = (softmax(y) - onehot(t)) * scale (xent.hpp).");
 }
 
 }  // namespace

@@ -117,6 +117,7 @@ struct Vec<double, 16> {
   static ZK_SSE2 bool any(M m) { return _mm_movemask_pd(m) != 0; }
   static ZK_SSE2 V min(V a, V b) { return _mm_min_pd(a, b); }
   static ZK_SSE2 V max(V a, V b) { return _mm_max_pd(a, b); }
+  static ZK_SSE2 V fmadd(V a, V b, V c) { return a * b + c; }  // no FMA on this path
   struct math {
     ZK_MATH_FUNCS(ZK_SSE2, __m128d, _ZGVbN2v_, )
 #define ZK_VM_ATTR ZK_SSE2
@@ -139,6 +140,7 @@ struct Vec<float, 16> {
   static ZK_SSE2 bool any(M m) { return _mm_movemask_ps(m) != 0; }
   static ZK_SSE2 V min(V a, V b) { return _mm_min_ps(a, b); }
   static ZK_SSE2 V max(V a, V b) { return _mm_max_ps(a, b); }
+  static ZK_SSE2 V fmadd(V a, V b, V c) { return a * b + c; }  // no FMA on this path
   struct math {
     ZK_MATH_FUNCS(ZK_SSE2, __m128, _ZGVbN4v_, f)
 #define ZK_VM_ATTR ZK_SSE2
@@ -161,7 +163,8 @@ struct Vec<float, 16> {
   static ZK_AVX2 V sel(M m, V a, V b) { return _mm256_blendv_##SFX(b, a, m); }          \
   static ZK_AVX2 bool any(M m) { return MOVEMASK(m) != 0; }                             \
   static ZK_AVX2 V min(V a, V b) { return _mm256_min_##SFX(a, b); }                     \
-  static ZK_AVX2 V max(V a, V b) { return _mm256_max_##SFX(a, b); }
+  static ZK_AVX2 V max(V a, V b) { return _mm256_max_##SFX(a, b); }                     \
+  static ZK_AVX2 V fmadd(V a, V b, V c) { return _mm256_fmadd_##SFX(a, b, c); }
 template <>
 struct Vec<double, 32> {
   ZK_AVX2_BODY(double, __m256d, pd, _mm256_movemask_pd)
@@ -198,7 +201,8 @@ struct Vec<float, 32> {
   static ZK_AVX512 V sel(M m, V a, V b) { return _mm512_mask_blend_##SFX(m, b, a); }    \
   static ZK_AVX512 bool any(M m) { return m != 0; }                                     \
   static ZK_AVX512 V min(V a, V b) { return _mm512_min_##SFX(a, b); }                   \
-  static ZK_AVX512 V max(V a, V b) { return _mm512_max_##SFX(a, b); }
+  static ZK_AVX512 V max(V a, V b) { return _mm512_max_##SFX(a, b); }                   \
+  static ZK_AVX512 V fmadd(V a, V b, V c) { return _mm512_fmadd_##SFX(a, b, c); }
 template <>
 struct Vec<double, 64> {
   ZK_AVX512_BODY(double, __m512d, __mmask8, pd)
@@ -246,6 +250,7 @@ struct Vec {
   static ZK_INLINE bool any(M m) { bool r = false; for (int i = 0; i < W; ++i) r |= m[i] != 0; return r; }
   static ZK_INLINE V min(V a, V b) { return a < b ? a : b; }
   static ZK_INLINE V max(V a, V b) { return a > b ? a : b; }
+  static ZK_INLINE V fmadd(V a, V b, V c) { return a * b + c; }
   struct math {
 #define ZK_LANEWISE(NAME) \
     static ZK_INLINE V NAME(V x) { for (int i = 0; i < W; ++i) x[i] = std::NAME(x[i]); return x; }

@@ -4,7 +4,8 @@ The elementwise passes use NumPy's operation order without FMA contraction
 and the GEMMs run on the BLAS NumPy calls, so the two backends are compared
 **bitwise**, except tanh and sigmoid: the kernel's SIMD tanh is within
 ``TANH_ULP`` ulp of the exact value (checked against mpmath / float64), so
-networks with them are compared to a stated tolerance.  Every pass runs on
+networks with them are compared to a stated tolerance; likewise the softmax
+cross-entropy (exp and log of the C library, not NumPy's).  Every pass runs on
 every SIMD path the CPU has; the VJPs are also checked against central finite
 differences, the optimizers against textbook formulas in Python floats.
 """
@@ -215,15 +216,22 @@ def _net(rule, act, dtype, seed=0):
                          zk.GradLearner(lin[2], opt))
 
 
-def _train(rule, act, dtype, backend, steps=4):
+def _train(rule, act, dtype, backend, steps=4, loss="mse"):
+    """Train 4 steps. MSE on one-hot targets has no compiled pass of its own, so
+    the comparison isolates the dense and optimizer kernels; "xent" runs the
+    compiled softmax cross-entropy too (exp, log: not NumPy's roundings)."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((20, 12)).astype(dtype)
     labels = rng.integers(0, 3, 20)
+    if loss == "mse":
+        fn, t = zk.MSELoss(), np.eye(3, dtype=dtype)[labels]
+    else:
+        fn, t = zk.CrossEntropyLoss(), labels
     net = _net(rule, act, dtype)
     losses = []
     with use_backend(backend):
         for _ in range(steps):
-            losses.append(net.learn(x, labels, loss=zk.CrossEntropyLoss()))
+            losses.append(net.learn(x, t, loss=fn))
         y = net.forward(x)
     return net, losses, y
 
@@ -251,6 +259,55 @@ def test_training_equals_numpy_backend(rule, act, dtype, n_threads, simd_path):
         assert loss_c == loss_n
         for k, a, b in pairs:
             np.testing.assert_array_equal(a, b, err_msg=k)     # optimizer moments too
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rule", ["bp", "dfa"])
+def test_training_with_cross_entropy_close_to_numpy_backend(rule, dtype):
+    """The compiled softmax cross-entropy differs from NumPy's by exp/log roundings."""
+    net_c, loss_c, y_c = _train(rule, zk.ReLU(), dtype, "compiled", loss="xent")
+    net_n, loss_n, y_n = _train(rule, zk.ReLU(), dtype, "numpy", loss="xent")
+    rtol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss_c, loss_n, rtol=rtol)
+    np.testing.assert_allclose(y_c, y_n, rtol=rtol, atol=rtol * np.abs(y_n).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1e4])
+def test_cross_entropy_compiled_equals_numpy_formulation(dtype, reduction, scale):
+    """Value and gradient against the NumPy formulation, also for logits large
+    enough that a softmax without the max shift would overflow."""
+    rng = np.random.default_rng(11)
+    y = (rng.standard_normal((33, 7)) * scale).astype(dtype)
+    labels = rng.integers(0, 7, 33)
+    loss = zk.CrossEntropyLoss(reduction)
+    y0 = y.copy()
+    with use_backend("compiled"):
+        v_c, g_c = loss.value_and_grad(y, labels)
+    with use_backend("numpy"):
+        v_n, g_n = loss.value_and_grad(y, labels)
+    np.testing.assert_array_equal(y, y0)
+    assert g_c.dtype == dtype and g_c.shape == y.shape
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(v_c, v_n, rtol=16 * eps, atol=16 * eps)
+    np.testing.assert_allclose(g_c, g_n, rtol=0, atol=8 * eps * np.abs(g_n).max())
+
+
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_cross_entropy_label_errors_and_nan(backend):
+    y = np.zeros((4, 3), np.float32)
+    loss = zk.CrossEntropyLoss()
+    with use_backend(backend):
+        with pytest.raises(ValueError, match=r"labels: expected values in \[0, 3\), got 3"):
+            loss.value_and_grad(y, np.array([0, 1, 2, 3]))
+        with pytest.raises(ValueError, match=r"labels: expected values in \[0, 3\), got -1"):
+            loss.value_and_grad(y, np.array([0, -1, 2, 0]))
+        with pytest.raises(ValueError, match="labels: expected 4 labels"):
+            loss.value_and_grad(y, np.array([0, 1]))
+        y[1, 2] = np.nan
+        v, g = loss.value_and_grad(y, np.array([0, 1, 2, 0], np.uint8))
+        assert np.isnan(v) and np.isnan(g[1]).all() and np.isfinite(g[[0, 2, 3]]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

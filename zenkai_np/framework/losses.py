@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import fused_module
+
 __all__ = ["Loss", "MSELoss", "CrossEntropyLoss"]
 
 
@@ -87,29 +89,24 @@ class CrossEntropyLoss(Loss):
     def value_and_grad(self, y, t):
         _check_y(y)
         n, k = y.shape
+        if t.ndim == 1:
+            _check_labels(t, n, k)
+            fused = fused_module()
+            if fused is not None and y.dtype in _FLOATS and y.flags.c_contiguous:
+                g = np.empty_like(y)
+                scale = 1.0 / n if self.reduction == "mean" else 1.0
+                total = fused.softmax_xent(y, t.astype(np.int64, copy=False), g, scale)
+                return (total / n if self.reduction == "mean" else total), g
         # ufunc reductions directly: this runs once per batch, keep it lean
         z = np.subtract(y, np.maximum.reduce(y, axis=1, keepdims=True))
         e = np.exp(z)
         s = np.add.reduce(e, axis=1)
         logs = np.log(s)
         if t.ndim == 1:
-            if t.shape[0] != n:
-                raise ValueError(f"labels: expected {n} labels (one per sample), got "
-                                 f"{t.shape[0]}")
-            if t.dtype.kind not in "iub":
-                raise TypeError(f"labels: expected integer class labels (one per sample; "
-                                f"convert float labels with y.astype(int)) or class "
-                                f"probabilities of shape (n_samples, {k}), got a 1-D array "
-                                f"of dtype {t.dtype}")
-            if t.dtype.kind == "i" and np.minimum.reduce(t) < 0:
-                raise ValueError(f"labels: expected values in [0, {k}), got {t.min()}")
             rows = self._rows.get(n)
             if rows is None:
                 rows = self._rows[n] = np.arange(n)
-            try:
-                total = float(np.add.reduce(logs) - np.add.reduce(z[rows, t]))
-            except IndexError:
-                raise ValueError(f"labels: expected values in [0, {k}), got {t.max()}") from None
+            total = float(np.add.reduce(logs) - np.add.reduce(z[rows, t]))
             e /= s[:, None]
             e[rows, t] -= 1
         elif t.ndim == 2:
@@ -126,3 +123,21 @@ class CrossEntropyLoss(Loss):
             total /= n
             e *= 1.0 / n
         return total, e
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_labels(t, n, k):
+    """Integer class labels (n,) in [0, k)."""
+    if t.shape[0] != n:
+        raise ValueError(f"labels: expected {n} labels (one per sample), got {t.shape[0]}")
+    if t.dtype.kind not in "iub":
+        raise TypeError(f"labels: expected integer class labels (one per sample; "
+                        f"convert float labels with y.astype(int)) or class "
+                        f"probabilities of shape (n_samples, {k}), got a 1-D array "
+                        f"of dtype {t.dtype}")
+    if t.dtype.kind == "i" and np.minimum.reduce(t) < 0:
+        raise ValueError(f"labels: expected values in [0, {k}), got {t.min()}")
+    if np.maximum.reduce(t) >= k:
+        raise ValueError(f"labels: expected values in [0, {k}), got {t.max()}")
