@@ -305,6 +305,14 @@ def test_cross_entropy_label_errors_and_nan(backend):
             loss.value_and_grad(y, np.array([0, -1, 2, 0]))
         with pytest.raises(ValueError, match="labels: expected 4 labels"):
             loss.value_and_grad(y, np.array([0, 1]))
+        labels = np.array([0, 9, 1, 9, 2, 9, 0, 9])[::2]     # strided, as from a slice
+        ro = np.arange(12, dtype=np.float32).reshape(4, 3)
+        ro.flags.writeable = False                            # read-only, as from a memmap
+        with use_backend("numpy"):
+            want = loss.value_and_grad(ro, labels)
+        got = loss.value_and_grad(ro, list(labels))
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-7)
         y[1, 2] = np.nan
         v, g = loss.value_and_grad(y, np.array([0, 1, 2, 0], np.uint8))
         assert np.isnan(v) and np.isnan(g[1]).all() and np.isfinite(g[[0, 2, 3]]).all()

@@ -89,13 +89,15 @@ class CrossEntropyLoss(Loss):
     def value_and_grad(self, y, t):
         _check_y(y)
         n, k = y.shape
+        if not isinstance(t, np.ndarray):
+            t = np.asarray(t)
         if t.ndim == 1:
             _check_labels(t, n, k)
             fused = fused_module()
             if fused is not None and y.dtype in _FLOATS and y.flags.c_contiguous:
                 g = np.empty_like(y)
                 scale = 1.0 / n if self.reduction == "mean" else 1.0
-                total = fused.softmax_xent(y, t.astype(np.int64, copy=False), g, scale)
+                total = fused.softmax_xent(y, np.ascontiguousarray(t, dtype=np.int64), g, scale)
                 return (total / n if self.reduction == "mean" else total), g
         # ufunc reductions directly: this runs once per batch, keep it lean
         z = np.subtract(y, np.maximum.reduce(y, axis=1, keepdims=True))
