@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import _FLOATS
 from .backend import fused_module
 
 __all__ = ["Loss", "MSELoss", "CrossEntropyLoss"]
@@ -99,6 +100,12 @@ class CrossEntropyLoss(Loss):
                 scale = 1.0 / n if self.reduction == "mean" else 1.0
                 total = fused.softmax_xent(y, np.ascontiguousarray(t, dtype=np.int64), g, scale)
                 return (total / n if self.reduction == "mean" else total), g
+        elif t.ndim != 2:
+            raise ValueError(f"labels: expected labels ({n},) or class probabilities "
+                             f"{y.shape}, got shape {t.shape}")
+        elif t.shape != y.shape:
+            raise ValueError(f"targets: expected class probabilities of the network "
+                             f"output's shape {y.shape}, got {t.shape}")
         # ufunc reductions directly: this runs once per batch, keep it lean
         z = np.subtract(y, np.maximum.reduce(y, axis=1, keepdims=True))
         e = np.exp(z)
@@ -111,23 +118,14 @@ class CrossEntropyLoss(Loss):
             total = float(np.add.reduce(logs) - np.add.reduce(z[rows, t]))
             e /= s[:, None]
             e[rows, t] -= 1
-        elif t.ndim == 2:
-            if t.shape != y.shape:
-                raise ValueError(f"targets: expected class probabilities of the network "
-                                 f"output's shape {y.shape}, got {t.shape}")
+        else:
             total = float((t.sum(axis=1) * logs).sum() - np.vdot(t, z))
             e /= s[:, None]
             e -= t
-        else:
-            raise ValueError(f"labels: expected labels ({n},) or class probabilities "
-                             f"{y.shape}, got shape {t.shape}")
         if self.reduction == "mean":
             total /= n
             e *= 1.0 / n
         return total, e
-
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _check_labels(t, n, k):
