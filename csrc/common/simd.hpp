@@ -89,11 +89,11 @@ ZK_MVEC_DECLARE(log)
 #define ZK_AVX512 __attribute__((always_inline, target(ZK_TARGET_STRING_V4))) inline
 
 // Members common to every specialisation.
-#define ZK_VEC_COMMON(ATTR, T, VT)                                              \
+#define ZK_VEC_COMMON(ATTR, T, VT, SET1)                                        \
   typedef T scalar;                                                             \
   typedef VT V;                                                                 \
   static constexpr int W = sizeof(VT) / sizeof(T);                              \
-  static ATTR V set1(T a) { return V{} + a; }                                   \
+  static ATTR V set1(T a) { return SET1(a); }                                   \
   static ATTR V load(const T* p) {                                              \
     V v;                                                                        \
     std::memcpy(&v, p, sizeof(V));                                              \
@@ -104,7 +104,7 @@ ZK_MVEC_DECLARE(log)
 // ---- SSE2: 16 bytes ----
 template <>
 struct Vec<double, 16> {
-  ZK_VEC_COMMON(ZK_SSE2, double, __m128d)
+  ZK_VEC_COMMON(ZK_SSE2, double, __m128d, _mm_set1_pd)
   typedef __m128d M;
   static ZK_SSE2 M lt(V a, V b) { return _mm_cmplt_pd(a, b); }
   static ZK_SSE2 M le(V a, V b) { return _mm_cmple_pd(a, b); }
@@ -127,8 +127,12 @@ struct Vec<double, 16> {
 };
 template <>
 struct Vec<float, 16> {
-  ZK_VEC_COMMON(ZK_SSE2, float, __m128)
+  ZK_VEC_COMMON(ZK_SSE2, float, __m128, _mm_set1_ps)
   typedef __m128 M;
+  static ZK_SSE2 void widen(V v, __m128d& lo, __m128d& hi) {  // lanes as doubles
+    lo = _mm_cvtps_pd(v);
+    hi = _mm_cvtps_pd(_mm_movehl_ps(v, v));
+  }
   static ZK_SSE2 M lt(V a, V b) { return _mm_cmplt_ps(a, b); }
   static ZK_SSE2 M le(V a, V b) { return _mm_cmple_ps(a, b); }
   static ZK_SSE2 M gt(V a, V b) { return _mm_cmpgt_ps(a, b); }
@@ -151,7 +155,7 @@ struct Vec<float, 16> {
 
 // ---- AVX2 + FMA: 32 bytes ----
 #define ZK_AVX2_BODY(T, VT, SFX, MOVEMASK)                                              \
-  ZK_VEC_COMMON(ZK_AVX2, T, VT)                                                         \
+  ZK_VEC_COMMON(ZK_AVX2, T, VT, _mm256_set1_##SFX)                                      \
   typedef VT M;                                                                         \
   static ZK_AVX2 M lt(V a, V b) { return _mm256_cmp_##SFX(a, b, _CMP_LT_OQ); }          \
   static ZK_AVX2 M le(V a, V b) { return _mm256_cmp_##SFX(a, b, _CMP_LE_OQ); }          \
@@ -178,6 +182,10 @@ struct Vec<double, 32> {
 template <>
 struct Vec<float, 32> {
   ZK_AVX2_BODY(float, __m256, ps, _mm256_movemask_ps)
+  static ZK_AVX2 void widen(V v, __m256d& lo, __m256d& hi) {
+    lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+  }
   struct math {
     ZK_MATH_FUNCS(ZK_AVX2, __m256, _ZGVdN8v_, f)
 #define ZK_VM_ATTR ZK_AVX2
@@ -189,7 +197,7 @@ struct Vec<float, 32> {
 
 // ---- AVX-512: 64 bytes, k-register masks ----
 #define ZK_AVX512_BODY(T, VT, MT, SFX)                                                  \
-  ZK_VEC_COMMON(ZK_AVX512, T, VT)                                                       \
+  ZK_VEC_COMMON(ZK_AVX512, T, VT, _mm512_set1_##SFX)                                    \
   typedef MT M;                                                                         \
   static ZK_AVX512 M lt(V a, V b) { return _mm512_cmp_##SFX##_mask(a, b, _CMP_LT_OQ); } \
   static ZK_AVX512 M le(V a, V b) { return _mm512_cmp_##SFX##_mask(a, b, _CMP_LE_OQ); } \
@@ -216,6 +224,10 @@ struct Vec<double, 64> {
 template <>
 struct Vec<float, 64> {
   ZK_AVX512_BODY(float, __m512, __mmask16, ps)
+  static ZK_AVX512 void widen(V v, __m512d& lo, __m512d& hi) {
+    lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  }
   struct math {
     ZK_MATH_FUNCS(ZK_AVX512, __m512, _ZGVeN16v_, f)
 #define ZK_VM_ATTR ZK_AVX512
@@ -236,7 +248,7 @@ struct Vec {
   typedef T V __attribute__((vector_size(B)));
   typedef decltype(V{} < V{}) M;
   static constexpr int W = B / sizeof(T);
-  static ZK_INLINE V set1(T a) { return V{} + a; }
+  static ZK_INLINE V set1(T a) { V v = {}; for (int i = 0; i < W; ++i) v[i] = a; return v; }
   static ZK_INLINE V load(const T* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
   static ZK_INLINE void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
   static ZK_INLINE M lt(V a, V b) { return a < b; }
@@ -251,6 +263,10 @@ struct Vec {
   static ZK_INLINE V min(V a, V b) { return a < b ? a : b; }
   static ZK_INLINE V max(V a, V b) { return a > b ? a : b; }
   static ZK_INLINE V fmadd(V a, V b, V c) { return a * b + c; }
+  typedef double DV __attribute__((vector_size(B)));
+  static ZK_INLINE void widen(V v, DV& lo, DV& hi) {  // float vectors only
+    for (int i = 0; i < W / 2; ++i) lo[i] = v[i], hi[i] = v[W / 2 + i];
+  }
   struct math {
 #define ZK_LANEWISE(NAME) \
     static ZK_INLINE V NAME(V x) { for (int i = 0; i < W; ++i) x[i] = std::NAME(x[i]); return x; }
