@@ -1,6 +1,7 @@
-// zenkai_np._framework: dense layers and optimizers of the learning-machine
-// framework (csrc/framework/dense.hpp). Arguments arrive validated from Python
-// (zenkai_np/framework/fused_ops.py, optim.py): C-contiguous, one dtype,
+// zenkai_np._framework: dense layers, optimizers and population losses of the
+// learning-machine framework (csrc/framework/dense.hpp, xent.hpp, population.hpp).
+// Arguments arrive validated from Python
+// (zenkai_np/framework/fused_ops.py, optim.py, population_kernel.py): C-contiguous, one dtype,
 // writable outputs. .noconvert() makes a mismatch an error instead of a silent
 // copy; the size checks here only guard memory safety. Optional arrays: None.
 #include <pybind11/numpy.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "../framework/dense.hpp"
+#include "../framework/population.hpp"
 #include "../framework/xent.hpp"
 #include "blas_loader.hpp"
 #include "module_common.hpp"
@@ -177,6 +179,30 @@ void bind(py::module_& m) {
       py::arg("scale"),
       "Softmax cross-entropy of logits y with labels t in [0, k): returns the summed loss, "
       "writes g = (softmax(y) - onehot(t)) * scale (xent.hpp).");
+  m.def(
+      "population_losses",
+      [](carray<T> x, bool per_member, carray<T> W, py::object b_obj, carray<T> t,
+         py::array_t<double, py::array::c_style> out, int n_threads) {
+        need(W.ndim() == 3 && W.shape(0) >= 1, "W: expected (P, n_in, n_out)");
+        const int P = dim(W.shape(0)), n_in = dim(W.shape(1)), n_out = dim(W.shape(2));
+        need(t.ndim() == 2 && t.shape(0) >= 1 && t.shape(1) == n_out, "t: expected (N, n_out)");
+        const std::ptrdiff_t N = t.shape(0);
+        need(x.ndim() == 2 && x.shape(1) == n_in &&
+                 x.shape(0) == (per_member ? static_cast<std::ptrdiff_t>(P) * N : N),
+             "x: expected (N, n_in), or (P * N, n_in) per member");
+        need(n_threads >= 1, "n_threads: expected >= 1");
+        carray<T> b;
+        const T* pb = optional_input<T>(b_obj, b, static_cast<std::ptrdiff_t>(P) * n_out, "b");
+        need(out.size() == P, "out: expected (P,)");
+        double* pout = out.mutable_data();  // raises for a read-only array
+        const T *px = x.data(), *pW = W.data(), *pt = t.data();
+        py::gil_scoped_release release;
+        zk::population::losses<T>(px, per_member, pW, pb, pt, pout, P, N, n_in, n_out,
+                                  n_threads);
+      },
+      py::arg("x").noconvert(), py::arg("per_member"), py::arg("W").noconvert(), py::arg("b"),
+      py::arg("t").noconvert(), py::arg("out").noconvert(), py::arg("n_threads"),
+      "out[p] = 0.5 * ||x_p @ W[p] + b[p] - t||^2 in double for every member (population.hpp).");
 }
 
 }  // namespace

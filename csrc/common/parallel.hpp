@@ -25,6 +25,15 @@ inline int omp_max_threads() {
 #endif
 }
 
+// The calling thread's index in the enclosing parallel region (0 outside one).
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 template <class F>
 void parallel_chunks(std::ptrdiff_t n, std::ptrdiff_t chunk, int n_threads, F&& f) {
   if (n <= 0) return;

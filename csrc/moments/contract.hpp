@@ -124,14 +124,6 @@ struct Workspace {  // one per thread
   double* Gc = nullptr;
 };
 
-inline int thread_index() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 template <class T>
 void hermite_contract(const T* X, const double* r, std::ptrdiff_t N, int d, const double* G,
                       int R, int n, const double* B, int m, bool want_b0, bool gram,

@@ -1,11 +1,12 @@
-"""Compiled population forward (``_population``) against the NumPy formulation.
+"""Compiled population passes against the NumPy formulation and an einsum.
 
-Compiled without target attributes, ``_population`` has one code path
-(x86-64 baseline); ``use_simd_path`` does not apply.  The member GEMMs are
-SciPy's BLAS, the loss is accumulated in float64, so results are compared to
-the NumPy formulation to a stated tolerance (outputs rtol 1e-6 / 1e-13, losses
-rtol 1e-5 / 1e-12 for float32 / float64) and to an einsum on float64 copies;
-they are compared **bitwise** across thread counts.
+``population_losses_of`` runs ``_framework.population_losses`` (C++, one body per
+SIMD path: tested on every path this CPU has); ``forward_population`` runs
+``_population.forward`` (Cython over SciPy's BLAS, one x86-64 baseline path).
+Both accumulate differently from NumPy, so results are compared to the NumPy
+formulation to a stated tolerance (outputs rtol 1e-6 / 1e-13, losses rtol
+1e-5 / 1e-12 for float32 / float64) and to an einsum on float64 copies; they
+are compared **bitwise** across thread counts.
 """
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ from zenkai_np.framework.backend import use_backend
 from zenkai_np.framework.learners import population_losses
 
 pytest.importorskip("zenkai_np.framework._population")
+pytest.importorskip("zenkai_np._framework")
+
+pytestmark = pytest.mark.kernel
 
 DTYPES = (np.float32, np.float64)
 RTOL_Y = {np.float32: 1e-6, np.float64: 1e-13}
@@ -78,6 +82,70 @@ def test_identical_for_any_thread_count(dtype):
     for y, L in zip(ys[1:], Ls[1:]):
         np.testing.assert_array_equal(y, ys[0])
         np.testing.assert_array_equal(L, Ls[0])
+
+
+# Rows and columns around the tile sizes: panels of 2W rows (8 .. 32), tiles of 5 columns.
+LOSS_SHAPES = [(1, 1, 1, 1), (3, 1, 5, 7), (4, 7, 3, 4), (5, 13, 9, 6), (6, 16, 8, 10),
+               (7, 17, 64, 10), (3, 33, 2, 12), (2, 65, 11, 3), (2, 100, 7, 2)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", LOSS_SHAPES, ids=lambda s: "P%dN%di%do%d" % s)
+@pytest.mark.parametrize("per_member", [False, True])
+def test_losses_every_simd_path_and_tail(simd_path, dtype, shape, per_member):
+    """Every row and column tail on every SIMD path: losses to the float64 einsum,
+    bitwise equal for 1, 2 and 3 threads."""
+    P, N, n_in, n_out = shape
+    for bias in (True, False):
+        layer, x, pop, t = _case(dtype, P=P, N=N, n_in=n_in, n_out=n_out,
+                                 per_member=per_member, bias=bias, seed=N)
+        with use_backend("compiled"):
+            Ls = [pk.population_losses_of(layer, x, pop, t, n_threads=n) for n in (1, 2, 3)]
+        _, L64 = _einsum_reference(x, pop, t)
+        np.testing.assert_allclose(Ls[0], L64, rtol=RTOL_L[dtype])
+        for L in Ls[1:]:
+            np.testing.assert_array_equal(L, Ls[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_losses_nonfinite_members(simd_path, dtype):
+    """A NaN or inf in one member's weights or bias reaches only that member's loss,
+    as in NumPy (padding rows never pick it up: N = 13 leaves a partial panel)."""
+    layer, x, pop, t = _case(dtype, P=5, N=13, n_in=6, n_out=7)
+    pop["W"][1, 2, 3] = np.nan
+    pop["b"][3, 0] = np.inf
+    with use_backend("compiled"):
+        L = pk.population_losses_of(layer, x, pop, t)
+    with use_backend("numpy"), np.errstate(invalid="ignore", over="ignore"):
+        L_np = pk.population_losses_of(layer, x, pop, t)
+    assert np.isnan(L[1]) and np.isposinf(L[3])
+    np.testing.assert_array_equal(np.isfinite(L), np.isfinite(L_np))
+    ok = np.isfinite(L_np)
+    np.testing.assert_allclose(L[ok], L_np[ok], rtol=RTOL_L[dtype])
+
+
+def test_losses_binding_refuses_bad_buffers():
+    """The binding's own checks (memory safety behind the Python layer)."""
+    from zenkai_np import _framework
+    layer, x, pop, t = _case(np.float64, P=3, N=4, n_in=2, n_out=3)
+    W, b = pop["W"], pop["b"]
+    out = np.empty(3)
+    with pytest.raises(ValueError, match="x"):
+        _framework.population_losses(x[:, :1].copy(), False, W, b, t, out, 1)
+    with pytest.raises(ValueError, match="t"):
+        _framework.population_losses(x, False, W, b, t[:, :2].copy(), out, 1)
+    with pytest.raises(ValueError, match="b"):
+        _framework.population_losses(x, False, W, b[:2].copy(), t, out, 1)
+    with pytest.raises(ValueError, match="out"):
+        _framework.population_losses(x, False, W, b, t, np.empty(2), 1)
+    with pytest.raises(ValueError, match="n_threads"):
+        _framework.population_losses(x, False, W, b, t, out, 0)
+    with pytest.raises(TypeError):
+        _framework.population_losses(x.astype(np.float32), False, W, b, t, out, 1)
+    ro = np.empty(3)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        _framework.population_losses(x, False, W, b, t, ro, 1)
 
 
 def test_falls_back_for_other_layers_and_bad_input():

@@ -1,18 +1,18 @@
 """Population forward of a dense layer, members in parallel (``prange``, GIL released).
 
 ``forward``: ``out[p] = x_p @ W[p] + b[p]`` for every member ``p`` (``x_p`` is
-the shared ``x`` or member ``p``'s rows).  ``losses``: the same, fused with the
-local loss ``0.5 * ||y_p - t||^2`` (summed over the batch, accumulated in
-float64) through one per-thread ``(N, n_out)`` buffer, so the population
-output is never materialised.  Each member is computed start to finish by
-one thread with the kernels' BLAS (single-threaded at these sizes: OpenBLAS runs
-GEMMs below m*n*k = 262144 on the calling thread), so results are identical
-for any thread count.  Callers validate shapes, dtypes, contiguity in Python
-(``population_kernel.py``).  With one thread no OpenMP region is entered.
+the shared ``x`` or member ``p``'s rows).  The local losses without the
+outputs are ``_framework.population_losses`` (``csrc/framework/population.hpp``).
+Each member is computed start to finish by one thread with the kernels'
+BLAS (single-threaded at these sizes: OpenBLAS runs GEMMs below
+m*n*k = 262144 on the calling thread), so results are identical for any
+thread count; members are handed out dynamically (on a VM one vCPU is often
+slowed, and the other then takes more members).  Callers validate shapes,
+dtypes, contiguity in Python (``population_kernel.py``).  With one thread no OpenMP region is entered.
 Compiled without target attributes: one (x86-64 baseline) path.
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange, threadid
+from cython.parallel cimport parallel, prange
 
 from zenkai_np._blas cimport gemm_rm
 
@@ -25,15 +25,6 @@ cdef void _member(const floating *x, const floating *W, const floating *b, float
         for i in range(N):
             for j in range(n_out):
                 y[i * n_out + j] = y[i * n_out + j] + b[j]
-
-
-cdef double _sq_loss(const floating *y, const floating *t, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double d, s = 0
-    for i in range(n):
-        d = <double> y[i] - <double> t[i]
-        s = s + d * d
-    return 0.5 * s
 
 
 def forward(const floating[:, ::1] x, bint per_member, const floating[:, :, ::1] W,
@@ -51,35 +42,7 @@ def forward(const floating[:, ::1] x, bint per_member, const floating[:, :, ::1]
                         &out[p, 0, 0], N, n_in, n_out)
         return
     with nogil, parallel(num_threads=n_threads):
-        for p in prange(P, schedule="static"):
+        for p in prange(P, schedule="dynamic", chunksize=2):
             _member(xp + p * xstep, &W[p, 0, 0], NULL if bp == NULL else bp + p * n_out,
                     &out[p, 0, 0], N, n_in, n_out)
 
-
-def losses(const floating[:, ::1] x, bint per_member, const floating[:, :, ::1] W,
-           const floating[:, ::1] b, const floating[:, ::1] t, double[::1] out,
-           floating[:, ::1] buf, int n_threads):
-    """``out[p] = 0.5 * ||x_p @ W[p] + b[p] - t||^2`` (float64), ``t`` (N, n_out);
-    ``buf`` (n_threads, N * n_out) holds one member's output per thread."""
-    cdef int P = W.shape[0], n_in = W.shape[1], n_out = W.shape[2], N = t.shape[0]
-    cdef Py_ssize_t p, n = <Py_ssize_t> N * n_out
-    cdef Py_ssize_t xstep = <Py_ssize_t> N * n_in if per_member else 0
-    cdef const floating *bp = NULL if b is None else &b[0, 0]
-    cdef const floating *xp = &x[0, 0]
-    cdef floating *y
-    cdef int tid
-    if n_threads == 1:
-        with nogil:
-            y = &buf[0, 0]
-            for p in range(P):
-                _member(xp + p * xstep, &W[p, 0, 0], NULL if bp == NULL else bp + p * n_out,
-                        y, N, n_in, n_out)
-                out[p] = _sq_loss(y, &t[0, 0], n)
-        return
-    with nogil, parallel(num_threads=n_threads):
-        tid = threadid()
-        y = &buf[tid, 0]
-        for p in prange(P, schedule="static"):
-            _member(xp + p * xstep, &W[p, 0, 0], NULL if bp == NULL else bp + p * n_out,
-                    y, N, n_in, n_out)
-            out[p] = _sq_loss(y, &t[0, 0], n)

@@ -2,12 +2,15 @@
 
 ``population_losses_of(layer, x, pop, t)`` is what ES, GA and hill climbing
 ask for: ``0.5 * ||f(x; theta_p) - t||^2`` for every member ``p``.  For a
-``Linear`` under the compiled backend it runs ``_population.losses`` (members
-in parallel over ``n_threads`` OpenMP threads, fused with the loss, float64
+``Linear`` under the compiled backend it runs ``_framework.population_losses``
+(``csrc/framework/population.hpp``: register-tiled SIMD member passes fused
+with the loss, members in parallel over ``n_threads`` OpenMP threads, float64
 accumulation; identical for any thread count); otherwise the NumPy
 formulation ``population_losses(layer.forward_population(x, pop), t)``.
-The two agree to rounding (the NumPy one sums in the parameters' dtype):
-rtol 1e-5 in float32, 1e-12 in float64 (``tests/framework/test_population_kernel.py``).
+``forward_population`` materialises the outputs with ``_population.forward``
+(one BLAS GEMM per member, ``prange``).  Compiled and NumPy results agree to
+rounding (the NumPy one sums in the parameters' dtype): rtol 1e-5 in float32,
+1e-12 in float64 (``tests/framework/test_population_kernel.py``).
 """
 from __future__ import annotations
 
@@ -26,30 +29,30 @@ except ImportError:  # pragma: no cover (source tree without a build)
 
 
 def _linear_args(layer, x, pop):
-    """C-contiguous ``(x2d, per_member, W, b)`` for the kernel, or None."""
-    if (_population is None or backend.get_backend() != "compiled"
-            or type(layer) is not Linear or set(pop) != set(layer.params)):
+    """C-contiguous ``(x2d, per_member, W, b)`` for the kernels, or None."""
+    if type(layer) is not Linear or pop.keys() != layer.params.keys():
         return None
-    W = pop["W"]
-    dt = layer.params["W"].dtype
-    if type(W) is not np.ndarray or W.dtype != dt or W.ndim != 3 or \
-            W.shape[1:] != (layer.n_in, layer.n_out) or W.shape[0] == 0:
+    W, b = pop["W"], pop.get("b")
+    dt, n_in, n_out = layer.params["W"].dtype, layer.n_in, layer.n_out
+    if type(W) is not np.ndarray or W.dtype != dt or W.shape[1:] != (n_in, n_out) \
+            or W.shape[0] == 0:
         return None
     P = W.shape[0]
-    b = pop.get("b")
-    if b is not None and (type(b) is not np.ndarray or b.dtype != dt
-                          or b.shape != (P, layer.n_out)):
+    if b is not None and (type(b) is not np.ndarray or b.dtype != dt or b.shape != (P, n_out)):
         return None
-    if type(x) is not np.ndarray or x.dtype != dt or x.shape[-1] != layer.n_in:
+    if type(x) is not np.ndarray or x.dtype != dt or x.shape[-1] != n_in:
         return None
     if x.ndim == 2 and x.shape[0] > 0:
-        per_member, x2 = False, x
+        per_member = False
     elif x.ndim == 3 and x.shape[0] == P and x.shape[1] > 0:
-        per_member, x2 = True, x.reshape(-1, layer.n_in)
+        per_member, x = True, x.reshape(-1, n_in)
     else:
         return None
-    return (np.ascontiguousarray(x2), per_member, np.ascontiguousarray(W),
-            None if b is None else np.ascontiguousarray(b))
+    return (_contiguous(x), per_member, _contiguous(W), None if b is None else _contiguous(b))
+
+
+def _contiguous(a):
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def population_losses(ypop, t):
@@ -60,7 +63,8 @@ def population_losses(ypop, t):
 
 def forward_population(layer, x, pop, n_threads=None):
     """``(P, N, n_out)`` outputs of every member (compiled for a ``Linear``)."""
-    args = _linear_args(layer, x, pop)
+    compiled = _population is not None and backend.get_backend() == "compiled"
+    args = _linear_args(layer, x, pop) if compiled else None
     if args is None:
         return layer.forward_population(x, pop)
     x2, per_member, W, b = args
@@ -72,14 +76,11 @@ def forward_population(layer, x, pop, n_threads=None):
 
 def population_losses_of(layer, x, pop, t, n_threads=None):
     """``(P,)`` local losses of every member on the batch ``(x, t)``."""
-    args = _linear_args(layer, x, pop)
-    N = x.shape[-2] if args is not None else 0
+    compiled = backend.fused_module()
+    args = None if compiled is None else _linear_args(layer, x, pop)
     if (args is None or type(t) is not np.ndarray or t.dtype != args[2].dtype
-            or t.shape != (N, layer.n_out)):
+            or t.shape != (x.shape[-2], layer.n_out)):
         return population_losses(layer.forward_population(x, pop), t)
-    x2, per_member, W, b = args
-    nt = min(resolve_n_threads(n_threads), W.shape[0])
-    out = np.empty(W.shape[0], np.float64)
-    buf = np.empty((nt, N * layer.n_out), W.dtype)
-    _population.losses(x2, per_member, W, b, np.ascontiguousarray(t), out, buf, nt)
+    out = np.empty(args[2].shape[0])
+    compiled.population_losses(*args, _contiguous(t), out, resolve_n_threads(n_threads))
     return out
