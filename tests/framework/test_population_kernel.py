@@ -86,7 +86,8 @@ def test_identical_for_any_thread_count(dtype):
 
 # Rows and columns around the tile sizes: panels of 2W rows (8 .. 32), tiles of 5 columns.
 LOSS_SHAPES = [(1, 1, 1, 1), (3, 1, 5, 7), (4, 7, 3, 4), (5, 13, 9, 6), (6, 16, 8, 10),
-               (7, 17, 64, 10), (3, 33, 2, 12), (2, 65, 11, 3), (2, 100, 7, 2)]
+               (7, 17, 64, 10), (3, 33, 2, 12), (2, 65, 11, 3), (2, 100, 7, 2),
+               (3, 4100, 64, 2)]   # panels above the kernel's 1 MiB kept per thread
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
