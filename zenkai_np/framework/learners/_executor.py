@@ -34,10 +34,14 @@ def population_noise(params, key, members):
     return {k: np.stack([e[k] for e in noise]) for k in params}
 
 
-def _perturbed_losses(layer, x, t, key, members, scale, antithetic):
-    """Losses of ``theta + scale e_i`` (and ``theta - scale e_i``): (m,) or (2, m)."""
+def _perturbed_losses(layer, x, t, key, members, scale, antithetic, eps=None):
+    """Losses of ``theta + scale e_i`` (and ``theta - scale e_i``): (m,) or (2, m).
+
+    ``eps``: the members' noise when the caller already has it (else rebuilt from ``key``).
+    """
     params = layer.params
-    eps = population_noise(params, key, members)
+    if eps is None:
+        eps = population_noise(params, key, members)
     if antithetic:
         pop = {k: np.concatenate([params[k][None] + scale * e, params[k][None] - scale * e])
                for k, e in eps.items()}
@@ -77,12 +81,16 @@ class PopulationEvaluator:
         self.runner._check_open()
         return _split(n, self.n_tasks or self.runner.n_workers)
 
-    def perturbed(self, layer, x, t, key, n, scale, antithetic):
-        """Losses of members ``0..n-1`` (rebuilt from ``key``): (n,) or (2, n) antithetic."""
+    def perturbed(self, layer, x, t, key, n, scale, antithetic, noise=None):
+        """Losses of members ``0..n-1`` (rebuilt from ``key``): (n,) or (2, n) antithetic.
+
+        ``noise``: ``population_noise(layer.params, key, range(n))`` if the caller has it;
+        evaluated locally it is used as is (workers rebuild their members' noise).
+        """
         chunks = self._chunks(n)
         if self.runner is None:
             return single_threaded_call(_perturbed_losses, layer, x, t, key, chunks[0],
-                                        scale, antithetic)
+                                        scale, antithetic, noise)
         xs, ts = self.runner.scatter(x, "x"), self.runner.scatter(t, "t")
         parts = self.runner.map(_perturbed_losses,
                                 [(layer, xs, ts, key, c, scale, antithetic) for c in chunks],

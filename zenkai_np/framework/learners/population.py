@@ -182,8 +182,8 @@ class ESLearner(_PopulationBase):
         """One ES estimate of ``d/dtheta 0.5 ||f(x; theta) - t||^2``."""
         params, P, s = self.layer.params, self.pop_size, self.sigma
         key = self._generation_key()
-        L = self.evaluator.perturbed(self.layer, x, t, key, P, s, self.antithetic)
         eps = population_noise(params, key, range(P))
+        L = self.evaluator.perturbed(self.layer, x, t, key, P, s, self.antithetic, noise=eps)
         if self.antithetic:
             w = (L[0] - L[1]) / (2 * s * P)
         else:
