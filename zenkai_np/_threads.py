@@ -48,6 +48,8 @@ def _cpu_count() -> int:
 
 def resolve_n_threads(n_threads) -> int:
     """Turn the user's ``n_threads`` into a positive thread count."""
+    if type(n_threads) is int and n_threads > 0:  # the common case, without the ABC check
+        return n_threads
     if n_threads is None:
         return 1 if _FORKED_CHILD else max(1, int(_build_info.omp_max_threads()))
     if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
