@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
-#include <cstring>
 #include <new>
 #include <vector>
 
@@ -38,7 +37,8 @@ void pack_panels(const S* src, std::ptrdiff_t rows, std::ptrdiff_t cols, std::pt
     D* d = dst + r0 * cols;
     const std::ptrdiff_t n = std::min(R, rows - r0);
     for (std::ptrdiff_t r = 0; r < n; ++r)
-      for (std::ptrdiff_t c = 0; c < cols; ++c) d[c * R + r] = static_cast<D>(src[(r0 + r) * cols + c]);
+      for (std::ptrdiff_t c = 0; c < cols; ++c)
+        d[c * R + r] = static_cast<D>(src[(r0 + r) * cols + c]);
     for (std::ptrdiff_t c = 0; c < cols; ++c) std::fill(d + c * R + n, d + c * R + R, D(0));
   }
 }
@@ -87,15 +87,15 @@ void losses(const T* x, bool per_member, const T* W, const T* b, const T* t, dou
   const std::ptrdiff_t padded = (N + rows - 1) / rows * rows;
   const std::size_t nx = static_cast<std::size_t>(n_in) * padded;
   const std::size_t ntp = static_cast<std::size_t>(n_out) * padded;
-  const int nt = std::max(1, std::min(n_threads, P));  // as parallel_chunks with 1 member
   const unsigned long call = next_call();
-  std::vector<Scratch<T>*> used(nt, nullptr);
+  const int slots = std::max(n_threads, 1);  // parallel_chunks runs at most this many threads
+  std::vector<Scratch<T>*> used(slots, nullptr);
   std::atomic<bool> failed{false};
-  parallel_chunks(P, kMembersPerChunk, nt,
+  parallel_chunks(P, kMembersPerChunk, n_threads,
                   [&](std::ptrdiff_t, std::ptrdiff_t p0, std::ptrdiff_t p1) {
     Scratch<T>& s = thread_scratch<T>();
     if (s.call != call) {
-      used[std::min(thread_index(), nt - 1)] = &s;
+      used[std::min(thread_index(), slots - 1)] = &s;
       try {
         s.xp.resize(nx);
         s.tp.resize(ntp);

@@ -8,7 +8,8 @@ BLAS (single-threaded at these sizes: OpenBLAS runs GEMMs below
 m*n*k = 262144 on the calling thread), so results are identical for any
 thread count; members are handed out dynamically (on a VM one vCPU is often
 slowed, and the other then takes more members).  Callers validate shapes,
-dtypes, contiguity in Python (``population_kernel.py``).  With one thread no OpenMP region is entered.
+dtypes, contiguity in Python (``population_kernel.py``).  With one thread no
+OpenMP region is entered.
 Compiled without target attributes: one (x86-64 baseline) path.
 """
 from cython cimport floating

@@ -48,11 +48,8 @@ def _linear_args(layer, x, pop):
         per_member, x = True, x.reshape(-1, n_in)
     else:
         return None
-    return (_contiguous(x), per_member, _contiguous(W), None if b is None else _contiguous(b))
-
-
-def _contiguous(a):
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return (np.ascontiguousarray(x), per_member, np.ascontiguousarray(W),
+            None if b is None else np.ascontiguousarray(b))
 
 
 def population_losses(ypop, t):
@@ -82,5 +79,6 @@ def population_losses_of(layer, x, pop, t, n_threads=None):
             or t.shape != (x.shape[-2], layer.n_out)):
         return population_losses(layer.forward_population(x, pop), t)
     out = np.empty(args[2].shape[0])
-    compiled.population_losses(*args, _contiguous(t), out, resolve_n_threads(n_threads))
+    compiled.population_losses(*args, np.ascontiguousarray(t), out,
+                               resolve_n_threads(n_threads))
     return out
