@@ -109,6 +109,44 @@ def test_es_float32_on_thread_and_process_pools_is_bitwise_local():
     assert local[-1]["W"].dtype == np.float32
 
 
+@pytest.mark.parametrize("learner", ["es", "ga", "hill_climb"])
+def test_local_linear_evaluation_on_n_threads_gives_the_same_bits(monkeypatch, learner):
+    # the compiled kernel's losses do not depend on the thread count
+    from zenkai_np.framework.learners import _executor
+    seen, kernel = [], _executor.population_losses_of
+
+    def spy(layer, x, pop, t, n_threads=None):
+        seen.append(n_threads)
+        return kernel(layer, x, pop, t, n_threads)
+
+    monkeypatch.setattr(_executor, "population_losses_of", spy)
+    x, t = _data(3)
+    x, t = x.astype(np.float32), t.astype(np.float32)
+
+    def make(n_threads):
+        lin = zk.Linear(7, 3, dtype=np.float32, rng=2)
+        if learner == "es":
+            return zk.ESLearner(lin, zk.Adam(lr=0.01), pop_size=10, sigma=0.05,
+                                x_search="none", rng=5, n_threads=n_threads)
+        if learner == "ga":
+            return zk.GALearner(lin, pop_size=9, elite=2, mutation_std=0.1, x_search="none",
+                                rng=3, n_threads=n_threads)
+        return zk.HillClimbLearner(lin, n_candidates=7, std=0.1, x_search="none", rng=3,
+                                   n_threads=n_threads)
+    runs = {}
+    for n in (1, 2, 3):
+        seen.clear()
+        runs[n] = _run(make(n), x, t, steps=3)
+        assert seen and set(seen) == {n}
+    _assert_bitwise(runs[1], runs[2])
+    _assert_bitwise(runs[1], runs[3])
+    assert make(None).evaluator.n_threads >= 1
+    with pytest.raises(ValueError, match="n_threads"):
+        make(0)
+    with pytest.raises(TypeError, match="n_threads"):
+        make(1.5)
+
+
 def test_es_gradient_matches_the_formula():
     """The ES estimate from executor losses equals the antithetic formula on the noise."""
     x, t = _data(3)

@@ -26,6 +26,8 @@ evaluates the population in ``n_tasks`` chunks on the workers (data scattered
 once, one BLAS/OpenMP thread per task).  Member ``i``'s noise comes from its
 own index (see :mod:`._executor`), and evaluation is single-threaded locally
 too, so every result is bitwise the same for any executor and worker count.
+``n_threads=`` lets a local evaluation of a ``Linear`` run the compiled kernel
+on more OpenMP threads (same bits; worth it with BLAS at one thread).
 """
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def hill_climb_x(forward, x, t, *, n_candidates=8, std=0.1, n_iters=1, rng=None)
 
 class _PopulationBase(LearningMachine):
     def __init__(self, layer, *, x_search, x_candidates, x_std, x_iters, rng, lmode,
-                 executor=None, n_tasks=None):
+                 executor=None, n_tasks=None, n_threads=1):
         super().__init__(lmode)
         if not isinstance(layer, Layer):
             raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
@@ -94,7 +96,7 @@ class _PopulationBase(LearningMachine):
         self.x_search, self.x_candidates = x_search, int(x_candidates)
         self.x_std, self.x_iters = float(x_std), int(x_iters)
         self.n_in, self.n_out = layer.n_in, layer.n_out
-        self.evaluator = PopulationEvaluator(executor, n_tasks)
+        self.evaluator = PopulationEvaluator(executor, n_tasks, n_threads)
 
     def _generation_key(self):
         """A fresh key; member i's noise is ``member_noise(params, key, i)``."""
@@ -123,10 +125,10 @@ class HillClimbLearner(_PopulationBase):
 
     def __init__(self, layer, *, n_candidates=16, std=0.02, x_search="hill_climb",
                  x_candidates=8, x_std=0.1, x_iters=1, rng=None, lmode=LMode.DEFAULT,
-                 executor=None, n_tasks=None):
+                 executor=None, n_tasks=None, n_threads=1):
         super().__init__(layer, x_search=x_search, x_candidates=x_candidates,
                          x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode,
-                         executor=executor, n_tasks=n_tasks)
+                         executor=executor, n_tasks=n_tasks, n_threads=n_threads)
         self.n_candidates, self.std = int(n_candidates), float(std)
         self._best = None
 
@@ -162,14 +164,16 @@ class ESLearner(_PopulationBase):
     antithetic : bool, mirrored sampling (exact directional derivative on quadratics)
     executor : None, concurrent.futures.Executor or dask.distributed.Client
     n_tasks : int, population chunks per evaluation (default: worker count)
+    n_threads : int, OpenMP threads of a local evaluation of a ``Linear`` (same bits)
     """
 
     def __init__(self, layer, optimizer=None, *, pop_size=32, sigma=0.02,
                  antithetic=True, x_search="hill_climb", x_candidates=8, x_std=0.1,
-                 x_iters=1, rng=None, lmode=LMode.DEFAULT, executor=None, n_tasks=None):
+                 x_iters=1, rng=None, lmode=LMode.DEFAULT, executor=None, n_tasks=None,
+                 n_threads=1):
         super().__init__(layer, x_search=x_search, x_candidates=x_candidates,
                          x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode,
-                         executor=executor, n_tasks=n_tasks)
+                         executor=executor, n_tasks=n_tasks, n_threads=n_threads)
         if pop_size < 1 or sigma <= 0:
             raise ValueError("pop_size must be >= 1 and sigma > 0")
         self.pop_size, self.sigma, self.antithetic = int(pop_size), float(sigma), \
@@ -222,10 +226,11 @@ class GALearner(_PopulationBase):
 
     def __init__(self, layer, *, pop_size=32, elite=2, tournament=3, mutation_std=0.02,
                  mutation_rate=1.0, x_search="hill_climb", x_candidates=8, x_std=0.1,
-                 x_iters=1, rng=None, lmode=LMode.DEFAULT, executor=None, n_tasks=None):
+                 x_iters=1, rng=None, lmode=LMode.DEFAULT, executor=None, n_tasks=None,
+                 n_threads=1):
         super().__init__(layer, x_search=x_search, x_candidates=x_candidates,
                          x_std=x_std, x_iters=x_iters, rng=rng, lmode=lmode,
-                         executor=executor, n_tasks=n_tasks)
+                         executor=executor, n_tasks=n_tasks, n_threads=n_threads)
         if not 1 <= elite < pop_size:
             raise ValueError(f"need 1 <= elite < pop_size, got elite={elite}, "
                              f"pop_size={pop_size}")
