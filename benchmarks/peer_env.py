@@ -1,23 +1,12 @@
 """The machine facts both peer scripts print beside their timings (CPU, SIMD flags,
 the checkout's commit, the hypervisor's steal time). Not part of the package."""
-import platform
 import subprocess
 
 
 def cpu_model():
-    """'model name (family f, model m)' from /proc/cpuinfo."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-                if not line.strip():
-                    break
-    except OSError:
-        return platform.processor() or "unknown"
-    return (f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, "
-            f"model {info.get('model', '?')})")
+    """'model name (family f model m)': the package's own rule (both scripts import it)."""
+    from zenkai_np._config import cpu_model as model
+    return model()
 
 
 def cpu_flags():

@@ -24,6 +24,25 @@ def _blas_info():
             for d in threadpool_info()]
 
 
+def cpu_model() -> str:
+    """The CPU's model name with its family and model numbers (Linux ``/proc/cpuinfo``;
+    elsewhere what ``platform`` knows): virtual machines often report a bare vendor name."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']} model {fields['model']})"
+    return name
+
+
 def show_config(display: bool = False) -> dict:
     """Version, compiler and flags, OpenMP runtime, SIMD paths; printed if ``display``."""
     from . import __version__
@@ -31,6 +50,7 @@ def show_config(display: bool = False) -> dict:
         "zenkai_np": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "numpy": np.__version__,
         "compiler": _build_info.compiler,
         "build_flags": _build_info.build_flags,

@@ -25,6 +25,20 @@ def test_show_config_reports_build_and_runtime(capsys):
     assert "simd_path" in capsys.readouterr().out
 
 
+def test_show_config_names_the_cpu():
+    cpu = zk.show_config()["cpu"]
+    assert isinstance(cpu, str) and cpu
+    if os.path.exists("/proc/cpuinfo"):
+        text = open("/proc/cpuinfo").read()
+        first = dict(line.split(":", 1) for line in text.split("\n\n")[0].splitlines()
+                     if ":" in line)
+        first = {k.strip(): v.strip() for k, v in first.items()}
+        if "model name" in first:
+            assert cpu.startswith(first["model name"])
+        if "cpu family" in first and "model" in first:
+            assert cpu.endswith(f"(family {first['cpu family']} model {first['model']})")
+
+
 def _subnormal(dtype, k):
     """The subnormal k * 2**-1074 (float64) or k * 2**-149 (float32), built from its bits."""
     ints = np.uint64 if dtype == np.float64 else np.uint32

@@ -60,7 +60,7 @@ def main(argv=None) -> int:
 
     import zenkai_np
     cfg = zenkai_np.show_config()
-    print(f"zenkai_np {cfg['zenkai_np']}  SIMD {cfg['simd_path']} (supported "
+    print(f"zenkai_np {cfg['zenkai_np']}  CPU {cfg['cpu']}  SIMD {cfg['simd_path']} (supported "
           f"{', '.join(cfg['simd_supported'])})  OpenMP max threads "
           f"{cfg['openmp_max_threads']}  {cfg['compiler']}")
     results = []

@@ -31,11 +31,10 @@ against the kernels):
 """
 from __future__ import annotations
 
-import platform
-
 import numpy as np
 
 import zenkai_np as zk
+from zenkai_np._config import cpu_model
 from zenkai_np.fractional._reference import AbelNumpy, SchroederNumpy
 from zenkai_np.fractional.schroeder import fracexp_schroeder, fracexp_schroeder_grad
 
@@ -53,18 +52,6 @@ _KINDS = {  # case label -> (x, n) from rng
 def _inputs(kind, size, dtype, rng):
     x, n = _KINDS[kind](rng, size)
     return x.astype(dtype), n.astype(dtype)
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo; elsewhere what platform knows)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _headline_rows(size, pairs, rng):
