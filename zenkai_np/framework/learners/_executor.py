@@ -43,12 +43,11 @@ def population_noise(params, key, members):
     members = [int(i) for i in members]
     bits = np.random.Philox(key=int(key))
     gen = np.random.Generator(bits)
-    state = bits.state
+    state = bits.state  # a fresh generator's: nothing buffered
     out = {k: np.empty((len(members),) + v.shape, v.dtype) for k, v in params.items()}
     for j, i in enumerate(members):
-        # the state right after Philox(key=key, counter=[0, i, 0, 0]): nothing buffered
+        # the state right after Philox(key=key, counter=[0, i, 0, 0])
         state["state"]["counter"] = np.array([0, i, 0, 0], np.uint64)
-        state.update(buffer_pos=4, has_uint32=0, uinteger=0)
         bits.state = state
         for k, v in params.items():
             gen.standard_normal(v.shape, dtype=v.dtype, out=out[k][j])
