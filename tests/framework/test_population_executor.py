@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import zenkai_np as zk
-from zenkai_np.framework.learners._executor import member_noise, population_noise
+from zenkai_np.framework.learners._executor import member_noise, perturbed, population_noise
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -73,6 +73,19 @@ def test_member_noise_depends_only_on_key_and_index(w_dtype):
             np.testing.assert_array_equal(member_noise(params, key, i)[k], whole[k][i])
     assert not np.array_equal(whole["W"][0], population_noise(params, key - 1, [0])["W"][0])
     assert not np.array_equal(whole["W"][0], whole["W"][1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_perturbed_members_are_the_plain_expressions(dtype):
+    rng = np.random.default_rng(8)
+    theta = rng.standard_normal((5, 3)).astype(dtype)
+    e = rng.standard_normal((4, 5, 3)).astype(dtype)
+    plus, minus = theta[None] + 0.3 * e, theta[None] - 0.3 * e
+    both = perturbed(theta, e, 0.3, True)
+    assert both.dtype == dtype and both.shape == (8, 5, 3) and both.flags.c_contiguous
+    np.testing.assert_array_equal(both, np.concatenate([plus, minus]))
+    np.testing.assert_array_equal(perturbed(theta, e, 0.3, False), plus)
+    assert perturbed(theta, e[:0], 0.3, True).shape == (0, 5, 3)
 
 
 @pytest.mark.parametrize("antithetic", [True, False])

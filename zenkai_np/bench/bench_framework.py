@@ -311,20 +311,23 @@ def population_rows(quick: bool) -> list:
     rows = []
     for N in ((64,) if quick else (64, N_TRAIN)):
         rows += _population_rows(N, quick)
-    return rows + _es_generation_rows(N_TRAIN, quick)
+    rows += _es_generation_rows(N_TRAIN, 10, quick)
+    return rows + _es_generation_rows(64, 256, quick)
 
 
-def _es_generation_rows(N: int, quick: bool) -> list:
-    """One ``ESLearner.learn`` generation (64 antithetic pairs, 64-10, full batch of N,
-    float32) with the population kernel on 1 and 2 threads, BLAS at one thread."""
+def _es_generation_rows(N: int, n_out: int, quick: bool) -> list:
+    """One ``ESLearner.learn`` generation (64 antithetic pairs of a 64-``n_out`` layer,
+    a batch of N, float32) with the population kernel on 1 and 2 threads, BLAS at one
+    thread. 64-10 on the training split is kernel-bound; 64-256 on a minibatch is
+    bound by the noise draws, which stay on one thread."""
     from ..framework.layers import Linear
     from ..framework.learners.population import ESLearner
     rng = np.random.default_rng(1)
     x = rng.standard_normal((N, 64)).astype(np.float32)
-    t = rng.standard_normal((N, 10)).astype(np.float32)
+    t = rng.standard_normal((N, n_out)).astype(np.float32)
 
     def learner(n_threads):
-        return ESLearner(Linear(64, 10, dtype=np.float32, rng=0), pop_size=64, sigma=0.05,
+        return ESLearner(Linear(64, n_out, dtype=np.float32, rng=0), pop_size=64, sigma=0.05,
                          x_search="none", rng=0, n_threads=n_threads)
     es1, es2 = learner(1), learner(2)
     reps = 3 if quick else 10
@@ -334,7 +337,7 @@ def _es_generation_rows(N: int, quick: bool) -> list:
     with limit_blas_threads(1):
         t1, t2, t_pair = thread_scaling(block(es1), block(es2), block(es1),
                                         5 if quick else 15)
-    case = f"P=64 pairs 64-10 N={N}"
+    case = f"P=64 pairs 64-{n_out} N={N}"
     common = dict(case=case, dtype="float32", simd="n/a", ref_ms=t1 / reps * 1e3,
                   ref_name="same, n_threads=1 (interleaved blocks)")
     return [Result(kernel="ES generation, n_threads=2", threads=2, ours_ms=t2 / reps * 1e3,

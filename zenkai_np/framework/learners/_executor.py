@@ -27,7 +27,7 @@ from ..._threads import resolve_n_threads
 from ...distributed import as_runner, single_threaded_call
 from ..population_kernel import population_losses, population_losses_of
 
-__all__ = ["PopulationEvaluator", "losses_of", "member_noise", "population_noise"]
+__all__ = ["PopulationEvaluator", "losses_of", "member_noise", "perturbed", "population_noise"]
 
 
 losses_of = population_losses
@@ -62,12 +62,25 @@ def _perturbed_losses(layer, x, t, key, members, scale, antithetic, eps=None, n_
     params = layer.params
     if eps is None:
         eps = population_noise(params, key, members)
+    pop = {k: perturbed(params[k], e, scale, antithetic) for k, e in eps.items()}
+    losses = population_losses_of(layer, x, pop, t, n_threads)
+    return losses.reshape(2, len(members)) if antithetic else losses
+
+
+def perturbed(theta, e, scale, antithetic):
+    """``theta + scale e[i]`` for every member ``i``, then ``theta - scale e[i]`` when
+    antithetic: ``(m, *shape)`` or ``(2 m, *shape)``. Built in place in one array: the
+    temporaries of the plain expression cost more in page faults than the arithmetic
+    (64 members of a 64-256 layer: 17 against 1.3 ms)."""
+    m = e.shape[0]
+    pop = np.empty(((2 * m) if antithetic else m,) + e.shape[1:], e.dtype)
+    step = np.multiply(e, scale, out=pop[m:] if antithetic else pop)
     if antithetic:
-        pop = {k: np.concatenate([params[k][None] + scale * e, params[k][None] - scale * e])
-               for k, e in eps.items()}
-        return population_losses_of(layer, x, pop, t, n_threads).reshape(2, len(members))
-    pop = {k: params[k][None] + scale * e for k, e in eps.items()}
-    return population_losses_of(layer, x, pop, t, n_threads)
+        np.add(theta, step, out=pop[:m])
+        np.subtract(theta, step, out=step)
+    else:
+        np.add(theta, step, out=step)
+    return pop
 
 
 def _given_losses(layer, x, t, pop, n_threads=1):

@@ -37,7 +37,7 @@ from ..layers import Layer
 from ..machine import LearningMachine
 from ..state import LMode
 from ..optim import SGD
-from ._executor import PopulationEvaluator, losses_of, population_noise
+from ._executor import PopulationEvaluator, losses_of, perturbed, population_noise
 from .grad import bind_optimizer
 
 __all__ = [
@@ -142,7 +142,7 @@ class HillClimbLearner(_PopulationBase):
         self._best = None
         if losses[i] < cur:
             e = population_noise(params, key, [i])
-            self._best = {k: (params[k][None] + self.std * e[k])[0] for k in params}
+            self._best = {k: perturbed(params[k], e[k], self.std, False)[0] for k in params}
         state.candidate_losses = losses
 
     def step(self, x, t, state):
@@ -242,7 +242,7 @@ class GALearner(_PopulationBase):
         noise = population_noise(layer.params, self._generation_key(), range(self.pop_size))
         self.population = {}
         for k, v in layer.params.items():
-            pop = v[None] + self.mutation_std * noise[k]
+            pop = perturbed(v, noise[k], self.mutation_std, False)
             pop[0] = v
             self.population[k] = np.ascontiguousarray(pop, dtype=v.dtype)
         self.fitness = None
