@@ -338,7 +338,7 @@ def _es_generation_rows(N: int, n_out: int, quick: bool) -> list:
         t1, t2, t_pair = thread_scaling(block(es1), block(es2), block(es1),
                                         5 if quick else 15)
     case = f"P=64 pairs 64-{n_out} N={N}"
-    common = dict(case=case, dtype="float32", simd="n/a", ref_ms=t1 / reps * 1e3,
+    common = dict(case=case, dtype="float32", simd=_simd(), ref_ms=t1 / reps * 1e3,
                   ref_name="same, n_threads=1 (interleaved blocks)")
     return [Result(kernel="ES generation, n_threads=2", threads=2, ours_ms=t2 / reps * 1e3,
                    throughput=f"{t2 / reps * 1e3:.2f} ms/generation", **common),
@@ -347,7 +347,9 @@ def _es_generation_rows(N: int, n_out: int, quick: bool) -> list:
                    throughput=f"{t_pair / 2 / reps * 1e3:.2f} ms/generation", **common)]
 
 
-def _population_rows(N: int, quick: bool) -> list:
+def _population_rows(N: int, quick: bool, scaling: bool = True) -> list:
+    """The kernel against the NumPy formulation, and unless ``scaling=False`` its
+    2-thread scaling and the machine's ceiling."""
     from ..framework.layers import Linear
     from ..framework.population_kernel import population_losses, population_losses_of
     rng = np.random.default_rng(0)
@@ -365,16 +367,21 @@ def _population_rows(N: int, quick: bool) -> list:
     def block(fn):
         return lambda: [fn() for _ in range(reps)]
     with limit_blas_threads(1):
-        t1, t2, t_pair = thread_scaling(block(one), block(two), block(one),
-                                        5 if quick else 15)
-        tn, _, _ = interleaved_pairs(block(numpy_ref), block(one), pairs=5 if quick else 11)
+        if scaling:
+            t1, t2, t_pair = thread_scaling(block(one), block(two), block(one),
+                                            5 if quick else 15)
+        tn, t_one, _ = interleaved_pairs(block(numpy_ref), block(one), pairs=5 if quick else 11)
     case = f"P={P} 64-10 N={N}"
-    common = dict(case=case, dtype="float32", simd="n/a", ref_ms=t1 / reps * 1e3,
+    t_ours = t1 if scaling else t_one
+    against_numpy = Result(kernel="population_losses", case=case, dtype="float32", threads=1,
+                           simd=_simd(), ours_ms=t_ours / reps * 1e3, ref_ms=tn / reps * 1e3,
+                           ref_name="NumPy forward_population + einsum loss",
+                           throughput=f"{t_ours / reps * 1e6:.0f} us/call")
+    if not scaling:
+        return [against_numpy]
+    common = dict(case=case, dtype="float32", simd=_simd(), ref_ms=t1 / reps * 1e3,
                   ref_name="same kernel, 1 thread (interleaved blocks)")
-    return [Result(kernel="population_losses", case=case, dtype="float32", threads=1,
-                   simd="n/a", ours_ms=t1 / reps * 1e3, ref_ms=tn / reps * 1e3,
-                   ref_name="NumPy forward_population + einsum loss",
-                   throughput=f"{t1 / reps * 1e6:.0f} us/call"),
+    return [against_numpy,
             Result(kernel="population_losses 2-thread scaling", threads=2,
                    ours_ms=t2 / reps * 1e3, throughput=f"{t2 / reps * 1e6:.0f} us/call",
                    **common),
@@ -392,17 +399,7 @@ def run(*, quick: bool, threads: list[int]) -> list[Result]:
     rows = []
     for dtype in ((np.float32,) if quick else (np.float32, np.float64)):
         for rule, optimizer in CASES:
-            ours, ref, ratio = measure(dtype, pairs=11 if quick else 41, rule=rule,
-                                       optimizer=optimizer)
-            rows.append(Result(kernel=f"framework_{rule}_epoch", case=f"64-256-256-10 b64 "
-                               f"{'Adam' if optimizer == 'adam' else 'SGD'}",
-                               dtype=np.dtype(dtype).name, threads=1, simd="n/a",
-                               ours_ms=ours * 1e3, ref_ms=ref * 1e3,
-                               ref_name=f"hand-written NumPy {rule}, same optimizer",
-                               throughput=f"{ours * 1e3:.2f} ms/epoch = {ours / ref:.2f}x time",
-                               extra={"ratio": ours / ref, "median_pair_ratio": ratio,
-                                      "rule": rule, "optimizer": optimizer,
-                                      "n_train": N_TRAIN, "batch": BATCH}))
+            rows.append(_epoch_row(dtype, rule, optimizer, pairs=11 if quick else 41))
     ours, ref, ratio, name = measure_conv(pairs=5 if quick else 15)
     rows.append(Result(kernel="conv2d_fwd_bwd", case="b64 1->16->32 3x3 28x28 pad 1",
                        dtype="float32", threads=1, simd="n/a (BLAS)", ours_ms=ours * 1e3,
@@ -410,6 +407,35 @@ def run(*, quick: bool, threads: list[int]) -> list[Result]:
                        throughput=f"{ours * 1e3:.1f} ms/call",
                        extra={"ratio": ours / ref, "median_pair_ratio": ratio}))
     rows += population_rows(quick)
+    return rows + _other_path_rows(quick)
+
+
+def _simd():
+    from .. import _framework
+    return _framework.simd_level()
+
+
+def _epoch_row(dtype, rule, optimizer, pairs):
+    ours, ref, ratio = measure(dtype, pairs=pairs, rule=rule, optimizer=optimizer)
+    return Result(kernel=f"framework_{rule}_epoch",
+                  case=f"64-256-256-10 b64 {'Adam' if optimizer == 'adam' else 'SGD'}",
+                  dtype=np.dtype(dtype).name, threads=1, simd=_simd(), ours_ms=ours * 1e3,
+                  ref_ms=ref * 1e3, ref_name=f"hand-written NumPy {rule}, same optimizer",
+                  throughput=f"{ours * 1e3:.2f} ms/epoch = {ours / ref:.2f}x time",
+                  extra={"ratio": ours / ref, "median_pair_ratio": ratio, "rule": rule,
+                         "optimizer": optimizer, "n_train": N_TRAIN, "batch": BATCH})
+
+
+def _other_path_rows(quick: bool) -> list:
+    """The other SIMD paths this CPU has, one thread: the float32 backprop Adam epoch and
+    the population losses on the minibatch, each against its NumPy formulation."""
+    from .. import supported_simd_paths, use_simd_path
+    rows, default = [], _simd()
+    for path in supported_simd_paths():
+        if path != default:
+            with use_simd_path(path):
+                rows.append(_epoch_row(np.float32, "bp", "adam", pairs=11 if quick else 21))
+                rows += _population_rows(64, quick, scaling=False)
     return rows
 
 

@@ -85,7 +85,8 @@ def run(*, quick: bool, threads: list) -> list:
                               f"{R} NumPy contractions Xᵀ(w⊙XB)",
                               f"{N * d * (R * m + R + m) * 2 / t_apply / 1e9:.1f} GFLOP/s"))
 
-    # the other SIMD paths this CPU has: gram mode against X.T @ X, one thread
+    # the other SIMD paths this CPU has, one thread: gram mode against X.T @ X, and the
+    # apply mode against its NumPy contractions
     from .. import supported_simd_paths, use_simd_path
     for path in supported_simd_paths():
         if path == simd:
@@ -94,10 +95,18 @@ def run(*, quick: bool, threads: list) -> list:
             t_ours, t_xtx, xtx_ratio = interleaved_pairs(
                 lambda: hermite_contract(X, r, g, order, n_threads=1), lambda: X.T @ X,
                 pairs=5 if quick else 15)
+            t_apply, t_np8, _ = interleaved_pairs(
+                lambda: hermite_contract(X, r, G, order, apply_to=B, n_threads=1),
+                lambda: [numpy_apply(X, r, G[:, q], order, B) for q in range(R)],
+                pairs=3 if quick else 7)
         results.append(Result("moments gram", f"N={N} d={d} R=1 l={order}", "float64", 1, path,
                               t_ours * 1e3, t_xtx * 1e3, "X.T @ X (NumPy SYRK)",
                               f"ours/XtX = {xtx_ratio:.2f}x (median of pairs)",
                               {"xtx_ms": t_xtx * 1e3, "pair_ratio": xtx_ratio}))
+        results.append(Result("moments apply", f"N={N} d={d} R={R} m={m} l={order}", "float64",
+                              1, path, t_apply * 1e3, t_np8 * 1e3,
+                              f"{R} NumPy contractions Xᵀ(w⊙XB)",
+                              f"{N * d * (R * m + R + m) * 2 / t_apply / 1e9:.1f} GFLOP/s"))
 
     # Whole RC-learn fit (all threads of the list's maximum), generic teacher k = 5.
     k, df = (3, 20) if quick else (5, d)
