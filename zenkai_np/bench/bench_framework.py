@@ -337,14 +337,21 @@ def _es_generation_rows(N: int, n_out: int, quick: bool) -> list:
     with limit_blas_threads(1):
         t1, t2, t_pair = thread_scaling(block(es1), block(es2), block(es1),
                                         5 if quick else 15)
-    case = f"P=64 pairs 64-{n_out} N={N}"
-    common = dict(case=case, dtype="float32", simd=_simd(), ref_ms=t1 / reps * 1e3,
-                  ref_name="same, n_threads=1 (interleaved blocks)")
-    return [Result(kernel="ES generation, n_threads=2", threads=2, ours_ms=t2 / reps * 1e3,
-                   throughput=f"{t2 / reps * 1e3:.2f} ms/generation", **common),
-            Result(kernel="machine ceiling: 2 procs x 1 thr", threads=2,
-                   ours_ms=t_pair / 2 / reps * 1e3,
-                   throughput=f"{t_pair / 2 / reps * 1e3:.2f} ms/generation", **common)]
+    return _scaling_rows("ES generation, n_threads=2", f"P=64 pairs 64-{n_out} N={N}",
+                         [t / reps for t in (t1, t2, t_pair / 2)],
+                         "same, n_threads=1 (interleaved blocks)", 1e3, ".2f", "ms/generation")
+
+
+def _scaling_rows(kernel, case, seconds, ref_name, scale, fmt, unit):
+    """The 2-thread row and the machine's ceiling, from ``seconds`` = (1 thread,
+    2 threads, two processes) per call; throughput ``seconds * scale`` in ``unit``."""
+    t1, t2, t_procs = seconds
+    common = dict(case=case, dtype="float32", simd=_simd(), threads=2, ref_ms=t1 * 1e3,
+                  ref_name=ref_name)
+    return [Result(kernel=kernel, ours_ms=t2 * 1e3, throughput=f"{t2 * scale:{fmt}} {unit}",
+                   **common),
+            Result(kernel="machine ceiling: 2 procs x 1 thr", ours_ms=t_procs * 1e3,
+                   throughput=f"{t_procs * scale:{fmt}} {unit}", **common)]
 
 
 def _population_rows(N: int, quick: bool, scaling: bool = True) -> list:
@@ -366,28 +373,21 @@ def _population_rows(N: int, quick: bool, scaling: bool = True) -> list:
 
     def block(fn):
         return lambda: [fn() for _ in range(reps)]
-    with limit_blas_threads(1):
-        if scaling:
-            t1, t2, t_pair = thread_scaling(block(one), block(two), block(one),
-                                            5 if quick else 15)
-        tn, t_one, _ = interleaved_pairs(block(numpy_ref), block(one), pairs=5 if quick else 11)
     case = f"P={P} 64-10 N={N}"
-    t_ours = t1 if scaling else t_one
-    against_numpy = Result(kernel="population_losses", case=case, dtype="float32", threads=1,
-                           simd=_simd(), ours_ms=t_ours / reps * 1e3, ref_ms=tn / reps * 1e3,
-                           ref_name="NumPy forward_population + einsum loss",
-                           throughput=f"{t_ours / reps * 1e6:.0f} us/call")
-    if not scaling:
-        return [against_numpy]
-    common = dict(case=case, dtype="float32", simd=_simd(), ref_ms=t1 / reps * 1e3,
-                  ref_name="same kernel, 1 thread (interleaved blocks)")
-    return [against_numpy,
-            Result(kernel="population_losses 2-thread scaling", threads=2,
-                   ours_ms=t2 / reps * 1e3, throughput=f"{t2 / reps * 1e6:.0f} us/call",
-                   **common),
-            Result(kernel="machine ceiling: 2 procs x 1 thr", threads=2,
-                   ours_ms=t_pair / 2 / reps * 1e3,
-                   throughput=f"{t_pair / 2 / reps * 1e6:.0f} us/call", **common)]
+    with limit_blas_threads(1):
+        tn, t_one, _ = interleaved_pairs(block(numpy_ref), block(one), pairs=5 if quick else 11)
+        rows = [Result(kernel="population_losses", case=case, dtype="float32", threads=1,
+                       simd=_simd(), ours_ms=t_one / reps * 1e3, ref_ms=tn / reps * 1e3,
+                       ref_name="NumPy forward_population + einsum loss",
+                       throughput=f"{t_one / reps * 1e6:.0f} us/call")]
+        if not scaling:
+            return rows
+        t1, t2, t_pair = thread_scaling(block(one), block(two), block(one),
+                                        5 if quick else 15)
+    return rows + _scaling_rows("population_losses 2-thread scaling", case,
+                                [t / reps for t in (t1, t2, t_pair / 2)],
+                                "same kernel, 1 thread (interleaved blocks)", 1e6, ".0f",
+                                "us/call")
 
 
 def run(*, quick: bool, threads: list[int]) -> list[Result]:

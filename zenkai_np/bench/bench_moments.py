@@ -54,6 +54,17 @@ def run(*, quick: bool, threads: list) -> list:
     B = rng.standard_normal((d, m))
     simd = simd_path()
     results = []
+
+    def xtx_row(nt, path, t_ours, t_xtx, pair_ratio):
+        return Result("moments gram", f"N={N} d={d} R=1 l={order}", "float64", nt, path,
+                      t_ours * 1e3, t_xtx * 1e3, "X.T @ X (NumPy SYRK)",
+                      f"ours/XtX = {pair_ratio:.2f}x (median of pairs)",
+                      {"xtx_ms": t_xtx * 1e3, "pair_ratio": pair_ratio})
+
+    def apply_row(nt, path, t_apply, t_np8):
+        return Result("moments apply", f"N={N} d={d} R={R} m={m} l={order}", "float64", nt,
+                      path, t_apply * 1e3, t_np8 * 1e3, f"{R} NumPy contractions Xᵀ(w⊙XB)",
+                      f"{N * d * (R * m + R + m) * 2 / t_apply / 1e9:.1f} GFLOP/s")
     for nt in threads:
         with limit_blas_threads(nt):
             # ours against X.T @ X (one BLAS pass over X) as interleaved pairs: the ratio
@@ -71,19 +82,13 @@ def run(*, quick: bool, threads: list) -> list:
         results.append(Result("moments gram", case, "float64", nt, simd, t_ours * 1e3,
                               best * 1e3, best_name, gf,
                               {"numpy_scaled_ms": t_scaled * 1e3, "numpy_split_ms": t_split * 1e3}))
-        results.append(Result("moments gram", case, "float64", nt, simd, t_ours * 1e3,
-                              t_xtx * 1e3, "X.T @ X (NumPy SYRK)",
-                              f"ours/XtX = {xtx_ratio:.2f}x (median of pairs)",
-                              {"xtx_ms": t_xtx * 1e3, "pair_ratio": xtx_ratio}))
+        results.append(xtx_row(nt, simd, t_ours, t_xtx, xtx_ratio))
         with limit_blas_threads(nt):
             t_apply = median_time(lambda: hermite_contract(X, r, G, order, apply_to=B,
                                                            n_threads=nt), repeat=repeat)
             t_np8 = median_time(lambda: [numpy_apply(X, r, G[:, q], order, B)
                                          for q in range(R)], repeat=repeat)
-        results.append(Result("moments apply", f"N={N} d={d} R={R} m={m} l={order}", "float64",
-                              nt, simd, t_apply * 1e3, t_np8 * 1e3,
-                              f"{R} NumPy contractions Xᵀ(w⊙XB)",
-                              f"{N * d * (R * m + R + m) * 2 / t_apply / 1e9:.1f} GFLOP/s"))
+        results.append(apply_row(nt, simd, t_apply, t_np8))
 
     # the other SIMD paths this CPU has, one thread: gram mode against X.T @ X, and the
     # apply mode against its NumPy contractions
@@ -99,14 +104,7 @@ def run(*, quick: bool, threads: list) -> list:
                 lambda: hermite_contract(X, r, G, order, apply_to=B, n_threads=1),
                 lambda: [numpy_apply(X, r, G[:, q], order, B) for q in range(R)],
                 pairs=3 if quick else 7)
-        results.append(Result("moments gram", f"N={N} d={d} R=1 l={order}", "float64", 1, path,
-                              t_ours * 1e3, t_xtx * 1e3, "X.T @ X (NumPy SYRK)",
-                              f"ours/XtX = {xtx_ratio:.2f}x (median of pairs)",
-                              {"xtx_ms": t_xtx * 1e3, "pair_ratio": xtx_ratio}))
-        results.append(Result("moments apply", f"N={N} d={d} R={R} m={m} l={order}", "float64",
-                              1, path, t_apply * 1e3, t_np8 * 1e3,
-                              f"{R} NumPy contractions Xᵀ(w⊙XB)",
-                              f"{N * d * (R * m + R + m) * 2 / t_apply / 1e9:.1f} GFLOP/s"))
+        results += [xtx_row(1, path, t_ours, t_xtx, xtx_ratio), apply_row(1, path, t_apply, t_np8)]
 
     # Whole RC-learn fit (all threads of the list's maximum), generic teacher k = 5.
     k, df = (3, 20) if quick else (5, d)

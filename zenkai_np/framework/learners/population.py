@@ -242,9 +242,9 @@ class GALearner(_PopulationBase):
         noise = population_noise(layer.params, self._generation_key(), range(self.pop_size))
         self.population = {}
         for k, v in layer.params.items():
-            pop = perturbed(v, noise[k], self.mutation_std, False)
+            pop = perturbed(v, noise[k], self.mutation_std, False)  # contiguous, v's dtype
             pop[0] = v
-            self.population[k] = np.ascontiguousarray(pop, dtype=v.dtype)
+            self.population[k] = pop
         self.fitness = None
 
     def accumulate(self, x, t, state):
