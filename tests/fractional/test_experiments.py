@@ -79,14 +79,21 @@ def test_n_frozen_during_warmup():
 
 
 def test_recipe_finds_the_product_unit():
-    # the script's recipe on y = x1 x2 for one fixed seed and learning rate, from n = 0:
-    # both n_in within 0.1 of -1 (log) and a hidden unit's n_out within 0.1 of +1 (exp)
-    seed = 1
-    xtr, ytr, xte, yte = ex.make_task("product", 1000 + seed, 1000, 2000)
-    model, layer = ex.fracexp_model(2, 4, seed, "abel", None, 0.03, 0.01, 0.0)
-    with np.errstate(all="ignore"):
-        ex.fit_fracexp(model, xtr[:800], ytr[:800], epochs=600, batch_size=64, rng=seed,
-                       n_lr=0.03, n_warmup=100, sign_canon=True)
-    assert np.all(np.abs(layer.params["n_in"] + 1) < 0.1)
-    assert np.min(np.abs(layer.params["n_out"] - 1)) < 0.1
-    assert np.mean((model.predict(xte) - yte) ** 2) < 1e-3
+    # the script's recipe on y = x1 x2 for one learning rate, from n = 0: a product unit is
+    # both n_in within 0.1 of -1 (log) and a hidden unit's n_out within 0.1 of +1 (exp).
+    # Training is chaotic: one ulp elsewhere (another SIMD path's exp, another CPU's
+    # BLAS) moves single seeds in or out (6, 7 and 6 of these 10 on baseline, v3, v4 of
+    # a Zen 5), so the claim tested is the rate: at least half the seeds, each with a
+    # test error of a tenth of tanh's typical one.
+    found = 0
+    for seed in range(10):
+        xtr, ytr, xte, yte = ex.make_task("product", 1000 + seed, 1000, 2000)
+        model, layer = ex.fracexp_model(2, 4, seed, "abel", None, 0.03, 0.01, 0.0)
+        with np.errstate(all="ignore"):
+            ex.fit_fracexp(model, xtr[:800], ytr[:800], epochs=600, batch_size=64, rng=seed,
+                           n_lr=0.03, n_warmup=100, sign_canon=True)
+        if (np.all(np.abs(layer.params["n_in"] + 1) < 0.1)
+                and np.min(np.abs(layer.params["n_out"] - 1)) < 0.1):
+            found += 1
+            assert np.mean((model.predict(xte) - yte) ** 2) < 1e-3, seed
+    assert found >= 5
