@@ -172,9 +172,10 @@ PYBIND11_MODULE(_bplambda, m) {
   m.def(
       "_set_push_kernel", [](int v) { zk::traces::push_kernel() = v < 0 || v > 1 ? -1 : v; },
       py::arg("kernel"),
-      "Test/benchmark knob: -1 auto (in-house on the v3 path for S <= INHOUSE_PUSH_MAX_S, else BLAS), 0 BLAS GEMM, 1 in-house microkernel.");
+      "Test/benchmark knob: -1 auto (in-house for S <= _inhouse_push_max_s(), else BLAS), 0 BLAS GEMM, 1 in-house microkernel.");
   m.def("_push_kernel", [] { return zk::traces::push_kernel(); });
-  m.attr("INHOUSE_PUSH_MAX_S") = zk::traces::kInhousePushMaxS;
+  m.def("_inhouse_push_max_s", [] { return zk::traces::inhouse_push_max_s(); },
+        "The largest S the automatic rule pushes in-house on the current SIMD path (0: never).");
   m.def(
       "_set_contract_mode", [](int v) { zk::traces::contract_mode() = v < 0 || v > 2 ? -1 : v; },
       py::arg("mode"),

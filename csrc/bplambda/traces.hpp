@@ -10,7 +10,7 @@
 // row factors, J_b = diag(a_b) W, is one GEMM W @ E followed by a row scale.
 // Explicit per-sample Jacobians J (B, S, S) use one GEMM per b.
 //
-// For S <= kInhousePushMaxS (use_inhouse_push) the push is the in-house
+// For S <= inhouse_push_max_s() (use_inhouse_push) the push is the in-house
 // register-blocked kernel push_tile (traces_body.inc), which adds the
 // diagonal term and contracts while each output block is in registers.
 // Otherwise the fused step works in column tiles (a few (b, j) units of width P of one
@@ -71,27 +71,39 @@ inline int& push_kernel() {
   return v;
 }
 
-// The rule for the automatic choice: the in-house push (push_tile) on the v3
-// path (AVX2+FMA) for S <= kInhousePushMaxS; BLAS above, and on the other
-// paths. Baseline (SSE2, no FMA): push_tile ran 2.7x slower than the BLAS
-// path here (1.45 vs 0.54 ms, float32 (10, 30, 30); OpenBLAS keeps its own
-// AVX2 kernels whatever our path), and no pre-AVX2 CPU was at hand to
-// measure. v4 (AVX-512): not measured with this kernel; the BLAS path
-// already ran the toy step at 154% / 96% of the GEMM rate on the AVX-512
-// machine (docs/bplambda.md), so it stays until measured there. Measured on AMD EPYC Zen 3, AVX2 (2026-12,
-// NumPy's OpenBLAS 0.3.31, one thread; docs/bplambda.md): the in-house push
-// was faster at every S tried, 30 to 150, float32 and float64, in place too
-// (S = 30: 0.29 vs 0.36 ms float32; S = 150: 26 vs 31 ms). At K = S this small
-// a BLAS call spends much of its time outside its FMA loop (zeroing C for
-// beta = 0, packing, set-up) and the diagonal add and contraction take further
-// passes. push_tile has no blocking of K: above S ~ 150 the S x S matrix no
-// longer sits in L2 beside the panel, so BLAS keeps large S.
-constexpr int kInhousePushMaxS = 150;
+// The rule for the automatic choice: the in-house push (push_tile) for
+// S <= inhouse_push_max_s() on the v3 (AVX2+FMA) and v4 (AVX-512) paths; BLAS
+// above, and on the baseline path. Each bound is the largest S measured
+// (NumPy's OpenBLAS 0.3.31, one thread; docs/bplambda.md):
+// - v3, AMD EPYC Zen 3 (2026-12): faster at every S tried, 30 to 150, float32
+//   and float64, in place too (S = 30: 0.29 vs 0.36 ms float32; S = 150: 26 vs
+//   31 ms). At K = S this small a BLAS call spends much of its time outside its
+//   FMA loop (zeroing C for beta = 0, packing, set-up) and the diagonal add and
+//   contraction take further passes. push_tile has no blocking of K: above
+//   S ~ 150 the S x S matrix no longer sits in Zen 3's 512 KiB L2 beside the
+//   panel, so BLAS keeps large S.
+// - v4, AMD EPYC Zen 5 (2026-12): 1.9-2.2x the BLAS push at every S tried, 30
+//   to 600, float32 and float64 (S = 30: 0.14 vs 0.30 ms float32), where
+//   OpenBLAS takes its Haswell (AVX2) kernels for this CPU; against its
+//   AVX-512 kernels (OPENBLAS_CORETYPE=SkylakeX, as on an Intel AVX-512 CPU)
+//   as fast at S = 30 and 1.2-1.4x faster at S = 150 to 600.
+// Baseline (SSE2, no FMA): push_tile ran 2.7x slower than the BLAS path (1.45
+// vs 0.54 ms, float32 (10, 30, 30), Zen 3; OpenBLAS keeps its own AVX2 kernels
+// whatever our path), and no pre-AVX2 CPU was at hand to measure.
+constexpr int kInhousePushMaxSv3 = 150;
+constexpr int kInhousePushMaxSv4 = 600;
 constexpr std::ptrdiff_t kInhouseTileCols = 1024;  // columns per in-house tile (at most)
+inline int inhouse_push_max_s() {
+  switch (::zk::simd_level()) {
+    case ::zk::SimdLevel::v3: return kInhousePushMaxSv3;
+    case ::zk::SimdLevel::v4: return kInhousePushMaxSv4;
+    default: return 0;
+  }
+}
 inline bool use_inhouse_push(int S) {
   const int k = push_kernel();
   if (k >= 0) return k == 1;
-  return S <= kInhousePushMaxS && ::zk::simd_level() == ::zk::SimdLevel::v3;
+  return S <= inhouse_push_max_s();
 }
 
 // Tile columns for S rows: the knob, or the largest multiple of 16 with

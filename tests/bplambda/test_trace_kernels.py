@@ -321,13 +321,17 @@ def test_inhouse_push_thread_count_does_not_change_results(dtype, S, B, P):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("simd", supported_simd_paths())
 def test_automatic_push_kernel_follows_the_documented_rule(dtype, simd):
-    # the in-house kernel on the v3 path for S <= INHOUSE_PUSH_MAX_S, else BLAS (bit for bit)
+    # the in-house kernel for S up to the path's bound (v3 150, v4 600, baseline none),
+    # else BLAS (bit for bit)
     from zenkai_np import _bplambda
-    for S, B, P in ((30, 2, 31), (_bplambda.INHOUSE_PUSH_MAX_S + 1, 1, 2)):
+    with use_simd_path(simd):
+        max_s = _bplambda._inhouse_push_max_s()
+    assert max_s == {"baseline": 0, "v3": 150, "v4": 600}[simd]
+    for S, B, P in ((30, 2, 31), (max_s + 1, 1, 2))[:2 if max_s else 1]:
         rng = np.random.default_rng(S)
         ops = _operands(S, B, P, dtype, rng)
         jac = dict(W=ops["W"], a=ops["a"])
-        kernel = 1 if S <= _bplambda.INHOUSE_PUSH_MAX_S and simd == "v3" else 0
+        kernel = 1 if S <= max_s else 0
         with use_simd_path(simd):
             E_auto = ops["E"].copy()
             th_auto = trace_step(E_auto, ops["u"], decay=0.9, delta=ops["delta"], n_threads=1,

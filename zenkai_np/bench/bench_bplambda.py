@@ -8,7 +8,7 @@ shared), against
 * ``numpy``: the best NumPy formulation (one matmul into a reused buffer, a
   broadcast row scale, a strided diagonal view, one GEMV for the contraction);
 * the same kernel with its push on BLAS (``_bplambda._set_push_kernel(0)``;
-  the automatic rule uses the in-house register-blocked push on the v3 path for S ≤ 150);
+  the automatic rule uses the in-house register-blocked push for S ≤ 150 on v3, ≤ 600 on v4);
 * GEMMs ``W (S×S) @ X (S×N)`` of equal flops (the push plus the contraction),
   whose rate is the practical limit, on two BLAS builds: SciPy's ``?gemm``
   (OpenBLAS 0.3.30 here) and NumPy's ``matmul`` (NumPy's own OpenBLAS, 0.3.31
@@ -130,8 +130,7 @@ def _trace_case(B, S, D, dtype, threads, quick):
              "ours_vs_gemm_scipy_rate": t["gemm_scipy"] / t["ours"],
              "ours_vs_gemm_numpy_rate": t["gemm_numpy"] / t["ours"],
              "numpy_vs_gemm_numpy_rate": t["gemm_numpy"] / t["numpy"],
-             "push_kernel": ("in-house" if S <= _bplambda.INHOUSE_PUSH_MAX_S
-                             and _bplambda.simd_level() == "v3" else "blas"),
+             "push_kernel": "in-house" if S <= _bplambda._inhouse_push_max_s() else "blas",
              "ms_ours_blas_push": t["ours_blas_push"] * 1e3}
     simd = _simd()
     return [
@@ -149,8 +148,8 @@ def _trace_case(B, S, D, dtype, threads, quick):
                f"({gf(t['gemm_numpy']):.1f} GFLOP/s)", extra),
         Result("trace_step", case, dt.name, threads, simd, t["ours"] * 1e3,
                t["ours_blas_push"] * 1e3,
-               f"same kernel, push on {_bplambda.blas()}'s BLAS GEMM (the path off v3 or "
-               f"above S = {_bplambda.INHOUSE_PUSH_MAX_S})",
+               f"same kernel, push on {_bplambda.blas()}'s BLAS GEMM (the path on baseline or "
+               f"above S = {_bplambda._inhouse_push_max_s()} on {simd})",
                f"ours: {extra['push_kernel']} push", extra),
     ]
 
