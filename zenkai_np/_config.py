@@ -20,8 +20,27 @@ def _blas_info():
         from threadpoolctl import threadpool_info
     except ImportError:
         return "unknown (install threadpoolctl to see BLAS threads)"
-    return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "user_api")}
+    return [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "user_api",
+                                   "architecture") if k in d}
             for d in threadpool_info()]
+
+
+# OpenBLAS core types whose kernels stop at AVX2
+_AVX2_OPENBLAS_CORES = {"haswell", "zen"}
+
+
+def blas_hint(blas, simd_supported) -> str | None:
+    """A note when an OpenBLAS runs AVX2 kernels on a CPU with AVX-512 (the OpenBLAS
+    builds of NumPy 2.4 and SciPy 1.17 take a Zen 5 for a Haswell), else None.
+    ``blas``: threadpoolctl's list as in ``show_config()["blas"]``."""
+    if "v4" not in simd_supported or not isinstance(blas, list):
+        return None
+    cores = {str(d.get("architecture")).lower() for d in blas
+             if d.get("internal_api") == "openblas"}
+    if not cores & _AVX2_OPENBLAS_CORES:
+        return None
+    return ("OpenBLAS runs its AVX2 kernels on this AVX-512 CPU; OPENBLAS_CORETYPE=SkylakeX, "
+            "set before Python starts, selects its AVX-512 ones (README, Benchmarks)")
 
 
 def cpu_model() -> str:
@@ -65,6 +84,7 @@ def show_config(display: bool = False) -> dict:
         "kernel_blas": kernel_blas(),
         "blas_env_override": os.environ.get("ZENKAI_NP_BLAS") or None,
     }
+    info["blas_hint"] = blas_hint(info["blas"], info["simd_supported"])
     if display:
         width = max(len(k) for k in info)
         for key, value in info.items():

@@ -25,6 +25,23 @@ def test_show_config_reports_build_and_runtime(capsys):
     assert "simd_path" in capsys.readouterr().out
 
 
+def test_blas_hint_names_avx2_openblas_on_an_avx512_cpu():
+    from zenkai_np._config import blas_hint
+    haswell = [{"internal_api": "openblas", "architecture": "Haswell"},
+               {"internal_api": "openmp"}]
+    skx = [{"internal_api": "openblas", "architecture": "SkylakeX"}]
+    assert "OPENBLAS_CORETYPE=SkylakeX" in blas_hint(haswell, ["baseline", "v3", "v4"])
+    assert "OPENBLAS_CORETYPE" in blas_hint([{"internal_api": "openblas", "architecture": "Zen"}],
+                                            ["v4"])
+    assert blas_hint(haswell, ["baseline", "v3"]) is None      # an AVX2 CPU: nothing better
+    assert blas_hint(skx, ["baseline", "v3", "v4"]) is None    # already AVX-512 kernels
+    assert blas_hint("unknown (install threadpoolctl)", ["v4"]) is None
+    assert blas_hint([{"internal_api": "mkl"}], ["v4"]) is None
+    # what this machine reports agrees with its own BLAS and CPU
+    info = zk.show_config()
+    assert info["blas_hint"] == blas_hint(info["blas"], info["simd_supported"])
+
+
 def test_show_config_names_the_cpu():
     cpu = zk.show_config()["cpu"]
     assert isinstance(cpu, str) and cpu

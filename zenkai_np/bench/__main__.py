@@ -63,6 +63,12 @@ def main(argv=None) -> int:
     print(f"zenkai_np {cfg['zenkai_np']}  CPU {cfg['cpu']}  SIMD {cfg['simd_path']} (supported "
           f"{', '.join(cfg['simd_supported'])})  OpenMP max threads "
           f"{cfg['openmp_max_threads']}  {cfg['compiler']}")
+    if isinstance(cfg["blas"], list):
+        cores = [f"{d.get('version')} {d.get('architecture')}" for d in cfg["blas"]
+                 if d.get("internal_api") == "openblas"]
+        print(f"OpenBLAS builds (version, kernels): {'; '.join(cores) or 'none'}")
+    if cfg["blas_hint"]:
+        print(f"note: {cfg['blas_hint']}")
     results = []
     for name in chosen:
         module = importlib.import_module(f"zenkai_np.bench.bench_{name}")
