@@ -55,16 +55,6 @@ constexpr std::ptrdiff_t kSchroederCnTable = 1 << 16;  // largest pattern given 
 // y, dydz, dydn: interleaved complex arrays of 2*size scalars. z: size reals
 // (Cplx = false) or 2*size interleaved (Cplx = true). x[i] pairs with
 // n[i % period]. min_modulus = 0 means no floor (log 0 = -inf then gives NaN).
-// The v4 (AVX-512) body shares the restructured chains of 2026-12-07 but has not run
-// on an AVX-512 CPU since (the project's machine is AVX2): until it is validated there
-// (tests/fractional, every SIMD path), AVX-512 CPUs run the tested v3 (AVX2) body.
-#define ZK_SCHROEDER_CALL(FN, ...)                                           \
-  do {                                                                       \
-    if (::zk::simd_level() == ::zk::SimdLevel::baseline)                     \
-      isa_baseline::FN(__VA_ARGS__);                                         \
-    else                                                                     \
-      isa_v3::FN(__VA_ARGS__);                                               \
-  } while (0)
 
 template <class T, bool Grad, bool Cplx>
 void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz, T* dydn,
@@ -78,7 +68,7 @@ void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz
   const T* cntab = nullptr;
   if (period < size && period <= kSchroederCnTable) {
     cn_table.resize(2 * static_cast<std::size_t>(period));
-    ZK_SCHROEDER_CALL(schroeder_cn_table<T>, n, period, cn_table.data());
+    ZK_ISA_CALL(schroeder_cn_table<T>, n, period, cn_table.data());
     cntab = cn_table.data();
   }
   parallel_chunks(size, kSchroederChunk, n_threads,
@@ -90,16 +80,16 @@ void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz
                       T* dz = dydz + 2 * lo;
                       T* dn = dydn + 2 * lo;
                       if constexpr (Cplx)
-                        ZK_SCHROEDER_CALL(schroeder_grad_cplx<T>, zi, n, period, off, cntab, yy, dz, dn, len,
+                        ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n, period, off, cntab, yy, dz, dn, len,
                                     logfloor);
                       else
-                        ZK_SCHROEDER_CALL(schroeder_grad_real<T>, zi, n, period, off, cntab, yy, dz, dn, len,
+                        ZK_ISA_CALL(schroeder_grad_real<T>, zi, n, period, off, cntab, yy, dz, dn, len,
                                     logfloor);
                     } else {
                       if constexpr (Cplx)
-                        ZK_SCHROEDER_CALL(schroeder_value_cplx<T>, zi, n, period, off, cntab, yy, len, logfloor);
+                        ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n, period, off, cntab, yy, len, logfloor);
                       else
-                        ZK_SCHROEDER_CALL(schroeder_value_real<T>, zi, n, period, off, cntab, yy, len, logfloor);
+                        ZK_ISA_CALL(schroeder_value_real<T>, zi, n, period, off, cntab, yy, len, logfloor);
                     }
                   });
 }
