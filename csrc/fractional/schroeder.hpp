@@ -80,16 +80,18 @@ void schroeder_eval(const T* z, const T* n, std::ptrdiff_t period, T* y, T* dydz
                       T* dz = dydz + 2 * lo;
                       T* dn = dydn + 2 * lo;
                       if constexpr (Cplx)
-                        ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n, period, off, cntab, yy, dz, dn, len,
-                                    logfloor);
+                        ZK_ISA_CALL(schroeder_grad_cplx<T>, zi, n, period, off, cntab, yy, dz, dn,
+                                    len, logfloor);
                       else
-                        ZK_ISA_CALL(schroeder_grad_real<T>, zi, n, period, off, cntab, yy, dz, dn, len,
-                                    logfloor);
+                        ZK_ISA_CALL(schroeder_grad_real<T>, zi, n, period, off, cntab, yy, dz, dn,
+                                    len, logfloor);
                     } else {
                       if constexpr (Cplx)
-                        ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n, period, off, cntab, yy, len, logfloor);
+                        ZK_ISA_CALL(schroeder_value_cplx<T>, zi, n, period, off, cntab, yy, len,
+                                    logfloor);
                       else
-                        ZK_ISA_CALL(schroeder_value_real<T>, zi, n, period, off, cntab, yy, len, logfloor);
+                        ZK_ISA_CALL(schroeder_value_real<T>, zi, n, period, off, cntab, yy, len,
+                                    logfloor);
                     }
                   });
 }
