@@ -220,9 +220,9 @@ def test_avx512_body_gives_the_avx2_bits(dtype):
 
 
 def test_element_results_do_not_depend_on_neighbours(simd_path):
-    # The chains run over queues (compacted, swept in place, or sorted by exp
-    # count, by path): an element's value must not depend on which lane, pass
-    # or queue slot handled it. Mix long and short log chains (large |z|, points
+    # The chains run over queues (the log chain swept in place, the exp chain
+    # sorted by exp count): an element's value must not depend on which lane,
+    # pass or queue slot handled it. Mix long and short log chains (large |z|, points
     # near the disc), exp counts 0..many (n from -2 to 2.5), exp overflows
     # (z = 800, 7 with n = 2) and NaN inputs over several blocks, then compare
     # bit for bit against a permutation and against one element at a time.
