@@ -120,6 +120,15 @@ PYBIND11_MODULE(_fractional, m) {
 
   bind_abel<float>(m);
   bind_abel<double>(m);
+  m.def(
+      "_set_abel_stream_min_bytes",
+      [](std::ptrdiff_t bytes) {
+        if (bytes < 0) throw std::invalid_argument("bytes: expected >= 0");
+        return zk::fracexp::abel_stream_min_bytes().exchange(bytes);
+      },
+      py::arg("bytes"),
+      "For tests: outputs of at least this many bytes per call are stored non-temporally "
+      "(abel.hpp); returns the previous threshold.");
   bind_schroeder<float, float>(m);
   bind_schroeder<double, double>(m);
   bind_schroeder<float, std::complex<float>>(m);

@@ -138,3 +138,52 @@ def test_blocks_of_one_branch(simd_path, lo, hi, nlo, nhi):
     assert_matches_mpmath(x[sample], n[sample], y[sample], dx[sample], dn[sample])
     if nlo == nhi == 0.0:
         assert np.array_equal(y, x) and np.all(dx == 1) and np.all(dn == 1)
+
+
+@pytest.fixture
+def stream_everything():
+    """Non-temporal output stores for every call (normally only for outputs of 8 MiB and
+    more, csrc/fractional/abel.hpp), restored afterwards."""
+    from zenkai_np import _fractional
+    before = _fractional._set_abel_stream_min_bytes(0)
+    yield
+    _fractional._set_abel_stream_min_bytes(before)
+
+
+def _at_offset(size, dtype, offset):
+    """An empty array of ``size`` starting ``offset`` bytes past a 64-byte boundary."""
+    item = np.dtype(dtype).itemsize
+    buf = np.empty(size + 128 // item, dtype)
+    start = (-buf.ctypes.data % 64 + offset) // item
+    out = buf[start:start + size]
+    assert out.ctypes.data % 64 == offset
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("offsets", [(0, 0, 0), (16, 16, 16), (8, 8, 8), (48, 48, 48),
+                                     (4, 4, 4), (0, 16, 0), (48, 16, 32), (56, 8, 0),
+                                     (16, 48, 4)])
+@pytest.mark.parametrize("size", [5, 13, 300, 8193, 20000])
+def test_streamed_outputs_equal_cached_ones(simd_path, stream_everything, dtype, offsets,
+                                            size):
+    """Streamed stores change where the outputs go, never their bits: a first block up to
+    y's next cache line, outputs at any offset within their lines (equal or not, where
+    streaming is skipped), tails, several chunks, 1 and 2 threads, value and gradient."""
+    if np.dtype(dtype).itemsize == 8 and 4 in offsets:
+        pytest.skip("a float64 array is 8-byte aligned")
+    rng = np.random.default_rng(14)
+    x = rng.uniform(-3, 20, size).astype(dtype)
+    n = rng.uniform(-0.9, 1.5, 257).astype(dtype)
+    from zenkai_np import _fractional
+    big = _fractional._set_abel_stream_min_bytes(1 << 62)
+    want = zk.fracexp_grad(x, np.resize(n, size))
+    _fractional._set_abel_stream_min_bytes(big)
+    for n_threads in (1, 2):
+        outs = tuple(_at_offset(size, dtype, o) for o in offsets)
+        got = zk.fracexp_grad(x, np.resize(n, size), out=outs, n_threads=n_threads)
+        for a, b in zip(got, want):
+            assert np.array_equal(a, b, equal_nan=True)
+        y = _at_offset(size, dtype, offsets[0])
+        assert np.array_equal(zk.fracexp(x, np.resize(n, size), out=y, n_threads=n_threads),
+                              want[0], equal_nan=True)
