@@ -14,6 +14,9 @@ def fracexp_abel(x: npt.NDArray[np.floating], n: npt.NDArray[np.floating],
 def fracexp_abel_grad(x: npt.NDArray[np.floating], n: npt.NDArray[np.floating],
                       y: npt.NDArray[np.floating], dydx: npt.NDArray[np.floating],
                       dydn: npt.NDArray[np.floating], n_threads: int) -> None: ...
+# For tests: Abel outputs of at least `bytes` per call are stored non-temporally
+# (csrc/fractional/abel.hpp); returns the previous threshold.
+def _set_abel_stream_min_bytes(bytes: int) -> int: ...
 
 # Schröder (complex) form: z float or complex of the same precision as n; the
 # outputs are complex64/complex128. min_modulus floors log|z| (> 0).
