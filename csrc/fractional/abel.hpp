@@ -46,11 +46,12 @@ constexpr std::ptrdiff_t kAbelChunk = 8192;
 // each output line from memory. Outputs that large would not stay cached for
 // their consumer anyway (8 MiB is a quarter of a 32 MiB L3, the threshold
 // glibc's memcpy uses for the same choice); smaller ones are stored normally.
-// Results are the same bits either way. Zen 5, v4, float64 with derivatives,
-// 1M elements, NumPy's arrays (at different offsets within their cache lines),
-// the two forms interleaved in one process: x ~ U(-2.5, 6) 5.61 -> 5.28
-// ns/element, N(0, 1) 4.02 -> 3.62, U(-5, 20) 7.91 -> 7.46; 64-byte-aligned
-// arrays (no staging, abel_body.inc) 6.08 -> 5.22. Settable for tests.
+// Results are the same bits either way. Zen 5, float64 with derivatives, 1M
+// elements, NumPy's arrays (each at its own offset within a cache line), the
+// two forms interleaved in one process: v4 x ~ U(-2.5, 6) 5.57 -> 4.98
+// ns/element, N(0, 1) 3.83 -> 3.44, U(-5, 20) 6.72 -> 6.39, float32 U(-2.5, 6)
+// 4.00 -> 3.69, two threads 2.75 -> 2.61; v3 U(-2.5, 6) 6.90 -> 6.53. Settable
+// for tests.
 inline std::atomic<std::ptrdiff_t>& abel_stream_min_bytes() {
   static std::atomic<std::ptrdiff_t> bytes{std::ptrdiff_t(8) << 20};
   return bytes;

@@ -167,9 +167,10 @@ def _at_offset(size, dtype, offset):
 @pytest.mark.parametrize("size", [5, 13, 300, 8193, 20000])
 def test_streamed_outputs_equal_cached_ones(simd_path, stream_everything, dtype, offsets,
                                             size):
-    """Streamed stores change where the outputs go, never their bits: a first block up to
-    y's next cache line, outputs at any offset within their lines (equal or not, where
-    streaming is skipped), tails, several chunks, 1 and 2 threads, value and gradient."""
+    """Streamed stores never change a bit: a first block up to y's next cache line,
+    outputs at any offset within their lines (streamed as they are, streamed line by line
+    from pairs of vectors on AVX-512, or stored normally), partial last vectors, several
+    chunks, 1 and 2 threads, value and gradient."""
     if np.dtype(dtype).itemsize == 8 and 4 in offsets:
         pytest.skip("a float64 array is 8-byte aligned")
     rng = np.random.default_rng(14)
