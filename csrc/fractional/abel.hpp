@@ -50,8 +50,8 @@ constexpr std::ptrdiff_t kAbelChunk = 8192;
 // elements, NumPy's arrays (each at its own offset within a cache line), the
 // two forms interleaved in one process: v4 x ~ U(-2.5, 6) 5.57 -> 4.98
 // ns/element, N(0, 1) 3.83 -> 3.44, U(-5, 20) 6.72 -> 6.39, float32 U(-2.5, 6)
-// 4.00 -> 3.69, two threads 2.75 -> 2.61; v3 U(-2.5, 6) 6.90 -> 6.53. Settable
-// for tests.
+// 4.00 -> 3.69, two threads 2.75 -> 2.61; v3 U(-2.5, 6) 7.44 -> 7.10, N(0, 1)
+// 6.27 -> 5.24. Settable for tests.
 inline std::atomic<std::ptrdiff_t>& abel_stream_min_bytes() {
   static std::atomic<std::ptrdiff_t> bytes{std::ptrdiff_t(8) << 20};
   return bytes;
