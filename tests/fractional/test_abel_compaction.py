@@ -188,3 +188,20 @@ def test_streamed_outputs_equal_cached_ones(simd_path, stream_everything, dtype,
         y = _at_offset(size, dtype, offsets[0])
         assert np.array_equal(zk.fracexp(x, np.resize(n, size), out=y, n_threads=n_threads),
                               want[0], equal_nan=True)
+
+
+@pytest.mark.parametrize("size", [300, 20000])
+def test_streamed_outputs_may_alias_the_inputs(simd_path, stream_everything, size):
+    """In place (y over x, dy/dx over n): a streamed line put together from two vectors
+    is written only after both vectors' inputs were read."""
+    rng = np.random.default_rng(15)
+    x = rng.uniform(-3, 20, size)
+    n = rng.uniform(-0.9, 1.5, size)
+    want = zk.fracexp_grad(x, n)
+    for n_threads in (1, 2):
+        xc, nc = _at_offset(size, np.float64, 16), _at_offset(size, np.float64, 40)
+        xc[:], nc[:] = x, n
+        got = zk.fracexp_grad(xc, nc, out=(xc, nc, _at_offset(size, np.float64, 8)),
+                              n_threads=n_threads)
+        for a, b in zip(got, want):
+            assert np.array_equal(a, b, equal_nan=True)
