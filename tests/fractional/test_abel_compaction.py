@@ -8,6 +8,8 @@ that depend on the element alone (not on its neighbours, its position in a
 block, or how the n pattern wraps), and blocks whose elements all take the
 same branch. Every test runs on every SIMD path of this CPU.
 """
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -140,14 +142,23 @@ def test_blocks_of_one_branch(simd_path, lo, hi, nlo, nhi):
         assert np.array_equal(y, x) and np.all(dx == 1) and np.all(dn == 1)
 
 
+@contextlib.contextmanager
+def stream_min_bytes(nbytes):
+    """Abel outputs of at least ``nbytes`` per call stored non-temporally (normally 8 MiB,
+    csrc/fractional/abel.hpp), restored afterwards."""
+    from zenkai_np import _fractional
+    before = _fractional._set_abel_stream_min_bytes(nbytes)
+    try:
+        yield
+    finally:
+        _fractional._set_abel_stream_min_bytes(before)
+
+
 @pytest.fixture
 def stream_everything():
-    """Non-temporal output stores for every call (normally only for outputs of 8 MiB and
-    more, csrc/fractional/abel.hpp), restored afterwards."""
-    from zenkai_np import _fractional
-    before = _fractional._set_abel_stream_min_bytes(0)
-    yield
-    _fractional._set_abel_stream_min_bytes(before)
+    """Non-temporal output stores for every call."""
+    with stream_min_bytes(0):
+        yield
 
 
 def _at_offset(size, dtype, offset):
@@ -176,10 +187,8 @@ def test_streamed_outputs_equal_cached_ones(simd_path, stream_everything, dtype,
     rng = np.random.default_rng(14)
     x = rng.uniform(-3, 20, size).astype(dtype)
     n = rng.uniform(-0.9, 1.5, 257).astype(dtype)
-    from zenkai_np import _fractional
-    big = _fractional._set_abel_stream_min_bytes(1 << 62)
-    want = zk.fracexp_grad(x, np.resize(n, size))
-    _fractional._set_abel_stream_min_bytes(big)
+    with stream_min_bytes(1 << 62):
+        want = zk.fracexp_grad(x, np.resize(n, size))
     for n_threads in (1, 2):
         outs = tuple(_at_offset(size, dtype, o) for o in offsets)
         got = zk.fracexp_grad(x, np.resize(n, size), out=outs, n_threads=n_threads)
